@@ -1,0 +1,95 @@
+//! Criterion micro-benchmarks of goro's hot paths: a context switch, a park/wake round trip on
+//! one worker, an uncontended channel operation and an uncontended mutex. Kept short (10
+//! samples, half a second each) so that `cargo bench -p goro` finishes quickly; the workload
+//! comparisons live in the `goro-bench` crate.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use goro::Runtime;
+
+/// A runtime with a single worker, so that both goroutines of a pair share one thread.
+fn one_worker() -> Runtime {
+    Runtime::builder()
+        .max_procs(1)
+        .build()
+        .expect("cannot build a one-worker runtime")
+}
+
+/// Two goroutines `yield_now`-ing in turn on one worker: each iteration is two switches.
+fn context_switch(c: &mut Criterion) {
+    let rt = one_worker();
+    c.bench_function("context_switch/yield_now_pair", |b| {
+        b.iter_custom(|iters| {
+            rt.run(move || {
+                let other = goro::go(move || {
+                    for _ in 0..iters {
+                        goro::yield_now();
+                    }
+                });
+                let t = Instant::now();
+                for _ in 0..iters {
+                    goro::yield_now();
+                }
+                let elapsed = t.elapsed();
+                other.join().expect("yielding goroutine panicked");
+                elapsed
+            })
+        })
+    });
+}
+
+/// An unbuffered ping-pong on one worker: each iteration parks and wakes each side once.
+fn park_wake(c: &mut Criterion) {
+    let rt = one_worker();
+    c.bench_function("park_wake/unbuffered_roundtrip", |b| {
+        b.iter_custom(|iters| {
+            rt.run(move || {
+                let (ping, pong) = (goro::chan::<u64>(0), goro::chan::<u64>(0));
+                let (rx, tx) = (ping.receiver(), pong.sender());
+                let echo = goro::go(move || {
+                    for v in &rx {
+                        tx.send(v).expect("main stopped receiving");
+                    }
+                });
+                let t = Instant::now();
+                for i in 0..iters {
+                    ping.send(i).expect("echo goroutine gone");
+                    pong.recv().expect("echo goroutine gone");
+                }
+                let elapsed = t.elapsed();
+                ping.close();
+                echo.join().expect("echo goroutine panicked");
+                elapsed
+            })
+        })
+    });
+}
+
+/// `try_send` then `try_recv` on a buffered channel nobody else touches.
+fn channel_uncontended(c: &mut Criterion) {
+    let ch = goro::chan::<u64>(1);
+    c.bench_function("chan/try_send_try_recv", |b| {
+        b.iter(|| {
+            ch.try_send(black_box(7)).expect("buffer is empty");
+            ch.try_recv().expect("buffer holds one value")
+        })
+    });
+}
+
+/// Lock and unlock of a `goro::sync::Mutex` nobody else holds.
+fn mutex_uncontended(c: &mut Criterion) {
+    let mu = goro::sync::Mutex::new(0u64);
+    c.bench_function("mutex/lock_unlock", |b| b.iter(|| *mu.lock() += 1));
+}
+
+criterion_group! {
+    name = hot_paths;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(500));
+    targets = context_switch, park_wake, channel_uncontended, mutex_uncontended
+}
+criterion_main!(hot_paths);

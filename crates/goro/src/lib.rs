@@ -1,0 +1,36 @@
+//! # goro — Go's concurrency model for Rust
+//!
+//! Goroutines with their own small stacks, multiplexed M:N over `max_procs` worker threads;
+//! channels (unbuffered and buffered, send-only and receive-only views, closable,
+//! rangeable); `select!` with Go's random choice and `default`; the `sync` package;
+//! `context`; timers. No async colouring: a goroutine blocks, and only it waits.
+//!
+//! ```
+//! #[goro::main]
+//! fn main() {
+//!     let ch = goro::chan::<u32>(0);
+//!     let tx = ch.sender();
+//!     goro::go(move || {
+//!         for i in 0..3 {
+//!             tx.send(i).unwrap();
+//!         }
+//!     }); // the last sender dropped: the channel closes
+//!     let got: Vec<u32> = ch.receiver().iter().collect();
+//!     assert_eq!(got, [0, 1, 2]);
+//! }
+//! ```
+//!
+//! Layers (see DESIGN.md): `runtime` (scheduler, goroutines, stacks, timers) and the
+//! channels sit on `park`, the one waiting abstraction; `sync`, `context` and `time` are
+//! built from those.
+
+#![warn(missing_docs)]
+
+mod park;
+pub mod runtime;
+pub mod time;
+mod waitq;
+
+pub use goro_macros::{main, test};
+pub use runtime::{current_id, go, max_procs, num_goroutine, run, yield_now};
+pub use runtime::{Builder, GoroutineId, JoinHandle, Runtime};

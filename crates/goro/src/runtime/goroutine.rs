@@ -1,0 +1,273 @@
+//! goroutine: one goroutine's identity, scheduling state and body.
+//!
+//! A `Goroutine` is shared (`Arc`) between its worker, the wakers held by wait queues and
+//! timers, and the runtime's registry. Its body — first a `Send` closure, then a
+//! corosensei coroutine on a goro stack — is touched only by the worker that owns it: any
+//! worker may take an unstarted goroutine from a queue, but once resumed it stays on that
+//! worker (its `home`) for life (see DESIGN.md, "Goroutines never migrate").
+//!
+//! Scheduling state (`sched`), changed only by CAS or by the home worker:
+//! - `RUNNABLE`: in exactly one run queue (or the "next" slot, or an inbox).
+//! - `RUNNING`: executing on its home worker, or about to park.
+//! - `NOTIFIED`: woken while `RUNNING`; its next park returns at once.
+//! - `PARKED`: switched out, reachable only through wakers; a wake moves it to `RUNNABLE`
+//!   and queues it on its home worker. Exactly one waker wins that transition.
+//! - `DONE`: finished; wakes are ignored.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::num::NonZeroU64;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Wake;
+use std::time::{Duration, Instant};
+
+use corosensei::{Coroutine, Yielder};
+
+use super::stack::GoroStack;
+use super::{Shared, WaitReason};
+
+pub(crate) const RUNNABLE: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const NOTIFIED: u8 = 2;
+pub(crate) const PARKED: u8 = 3;
+pub(crate) const DONE: u8 = 4;
+
+/// `home` of a goroutine no worker has resumed yet.
+pub(crate) const UNSTARTED: usize = usize::MAX;
+
+/// Why a goroutine handed control back to its worker.
+pub(crate) enum Switch {
+    /// It waits; park it unless a wake already arrived.
+    Park,
+    /// `yield_now`: queue it behind the others.
+    Yield,
+}
+
+/// The body of a goroutine that has started: a coroutine on its own stack.
+pub(crate) type Body = Coroutine<(), Switch, (), GoroStack>;
+
+pub(crate) enum Task {
+    Unstarted(Box<dyn FnOnce() + Send>),
+    Started(Body),
+    Finished,
+}
+
+/// A goroutine's unique id; ids are never reused within a process.
+///
+/// ```
+/// let h = goro::go(|| goro::current_id().unwrap());
+/// let id = h.id();
+/// assert_eq!(h.join().unwrap(), id);
+/// assert!(goro::current_id().is_none()); // a plain thread has no goroutine id
+/// println!("{id}"); // prints the number, as Go's tracebacks do
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GoroutineId(NonZeroU64);
+
+impl GoroutineId {
+    fn next() -> GoroutineId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        GoroutineId(NonZeroU64::new(id).expect("goroutine ids exhausted"))
+    }
+
+    /// The id as a number (Go prints goroutines by this number).
+    ///
+    /// ```
+    /// let id = goro::go(|| ()).id();
+    /// assert!(id.as_u64() >= 1);
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoroutineId({})", self.0)
+    }
+}
+
+impl fmt::Display for GoroutineId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Which `WaitReason` a parked goroutine gave, published for dumps without a lock: a
+/// sequence word makes the (tag, text) pair readable consistently (a seqlock with one writer,
+/// the goroutine itself).
+struct Status {
+    seq: AtomicU32,
+    tag: AtomicU8,
+    other_ptr: AtomicUsize,
+    other_len: AtomicUsize,
+    /// Nanoseconds since the runtime's epoch when the goroutine entered its current state.
+    since: AtomicU64,
+}
+
+pub(crate) struct Goroutine {
+    id: GoroutineId,
+    pub(crate) sched: AtomicU8,
+    pub(crate) home: AtomicUsize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// Counts parks; a timer armed for park `n` wakes only park `n`.
+    pub(crate) park_seq: AtomicU64,
+    status: Status,
+    task: UnsafeCell<Task>,
+    /// The coroutine's yielder while it runs; set by the coroutine itself.
+    yielder: UnsafeCell<*const Yielder<(), Switch>>,
+}
+
+// SAFETY: `task` and `yielder` are only touched by the worker that owns the goroutine (the
+// one that dequeued it before it started, its home worker after): see the module docs. The
+// rest is atomics and `Sync` data.
+unsafe impl Sync for Goroutine {}
+// SAFETY: as above; the `Task::Unstarted` closure is `Send`, and a started coroutine never
+// leaves its home worker even though the `Arc` holding it does.
+unsafe impl Send for Goroutine {}
+
+impl Goroutine {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        f: Box<dyn FnOnce() + Send>,
+        spawned_at: &'static Location<'static>,
+    ) -> Goroutine {
+        let now = shared.nanos_since_epoch(Instant::now());
+        Goroutine {
+            id: GoroutineId::next(),
+            sched: AtomicU8::new(RUNNABLE),
+            home: AtomicUsize::new(UNSTARTED),
+            shared,
+            spawned_at,
+            park_seq: AtomicU64::new(0),
+            status: Status {
+                seq: AtomicU32::new(0),
+                tag: AtomicU8::new(0),
+                other_ptr: AtomicUsize::new(0),
+                other_len: AtomicUsize::new(0),
+                since: AtomicU64::new(now),
+            },
+            task: UnsafeCell::new(Task::Unstarted(f)),
+            yielder: UnsafeCell::new(std::ptr::null()),
+        }
+    }
+
+    pub(crate) fn id(&self) -> GoroutineId {
+        self.id
+    }
+
+    /// Whether a worker has resumed it.
+    pub(crate) fn is_started(&self) -> bool {
+        self.home.load(Ordering::Relaxed) != UNSTARTED
+    }
+
+    /// The task cell.
+    ///
+    /// # Safety
+    /// Called only by the worker that owns this goroutine, with no other borrow live.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn task(&self) -> &mut Task {
+        // SAFETY: exclusive per the contract.
+        unsafe { &mut *self.task.get() }
+    }
+
+    /// Records the yielder of the running coroutine.
+    ///
+    /// # Safety
+    /// Called by the coroutine itself on its home worker.
+    pub(crate) unsafe fn set_yielder(&self, y: *const Yielder<(), Switch>) {
+        // SAFETY: only the running goroutine's own thread touches the cell.
+        unsafe { *self.yielder.get() = y }
+    }
+
+    /// Switches back to the worker.
+    ///
+    /// # Safety
+    /// Called by this goroutine itself while it runs.
+    pub(crate) unsafe fn suspend(&self, why: Switch) {
+        // SAFETY: the yielder was set when the coroutine started and stays valid while it
+        // runs (it lives on the coroutine's own stack).
+        unsafe { (**self.yielder.get()).suspend(why) }
+    }
+
+    /// Publishes the wait reason and the time it started waiting.
+    pub(crate) fn set_waiting(&self, reason: WaitReason, now: u64) {
+        let s = &self.status;
+        let seq = s.seq.load(Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::Release);
+        let (tag, text) = reason.encode();
+        s.tag.store(tag, Ordering::Relaxed);
+        s.other_ptr.store(text.as_ptr() as usize, Ordering::Relaxed);
+        s.other_len.store(text.len(), Ordering::Relaxed);
+        s.since.store(now, Ordering::Relaxed);
+        s.seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Records when the goroutine last changed state (resumed, queued).
+    pub(crate) fn set_since(&self, now: u64) {
+        self.status.since.store(now, Ordering::Relaxed);
+    }
+
+    /// The published wait reason and the nanosecond timestamp of the last state change.
+    pub(crate) fn wait_status(&self) -> (WaitReason, u64) {
+        let s = &self.status;
+        loop {
+            let before = s.seq.load(Ordering::Acquire);
+            let tag = s.tag.load(Ordering::Relaxed);
+            let ptr = s.other_ptr.load(Ordering::Relaxed);
+            let len = s.other_len.load(Ordering::Relaxed);
+            let since = s.since.load(Ordering::Relaxed);
+            std::sync::atomic::fence(Ordering::Acquire);
+            if before % 2 == 0 && s.seq.load(Ordering::Relaxed) == before {
+                // SAFETY: the seqlock read was consistent, so (ptr, len) is one `&'static str`
+                // published by `set_waiting`.
+                let text: &'static str = unsafe {
+                    std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr as *const u8, len))
+                };
+                return (WaitReason::decode(tag, text), since);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Wakes the goroutine: see the module docs for the transitions.
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        let mut cur = self.sched.load(Ordering::Acquire);
+        loop {
+            let next = match cur {
+                RUNNING => NOTIFIED,
+                PARKED => RUNNABLE,
+                _ => return,
+            };
+            match self
+                .sched
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) if next == RUNNABLE => return super::worker::ready(self.clone()),
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// How long ago `since` (a runtime timestamp) was.
+    pub(crate) fn age(&self, since: u64) -> Duration {
+        let now = self.shared.nanos_since_epoch(Instant::now());
+        Duration::from_nanos(now.saturating_sub(since))
+    }
+}
+
+impl Wake for Goroutine {
+    fn wake(self: Arc<Self>) {
+        self.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.unpark();
+    }
+}

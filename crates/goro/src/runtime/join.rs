@@ -1,0 +1,165 @@
+//! join: a goroutine's result and the handle that waits for it.
+//!
+//! `JoinState` holds the result once the goroutine ends (normally, by panic, or abandoned
+//! by a shutting-down runtime) and the queue of whoever waits for it. The goroutine's body
+//! owns a `Completion` that stores the result exactly once; if the body is dropped without
+//! running, the completion's `Drop` stores an error instead, so `join` never hangs.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use super::goroutine::GoroutineId;
+use super::worker::lock;
+use super::WaitReason;
+use crate::park::Waiter;
+use crate::waitq::{Entry, QueueOwner, WaitQueue};
+
+struct Inner<T> {
+    result: Option<thread::Result<T>>,
+    waiters: WaitQueue,
+}
+
+pub(crate) struct JoinState<T> {
+    inner: Mutex<Inner<T>>,
+    finished: AtomicBool,
+}
+
+impl<T> QueueOwner for JoinState<T> {
+    unsafe fn unlink(&self, entry: *mut Entry) {
+        // SAFETY: the entry was linked only into this queue (caller's contract).
+        unsafe { lock(&self.inner).waiters.remove(entry) };
+    }
+}
+
+impl<T> JoinState<T> {
+    pub(crate) fn new() -> JoinState<T> {
+        JoinState {
+            inner: Mutex::new(Inner {
+                result: None,
+                waiters: WaitQueue::new(),
+            }),
+            finished: AtomicBool::new(false),
+        }
+    }
+
+    fn finish(&self, result: thread::Result<T>) {
+        let mut inner = lock(&self.inner);
+        inner.result = Some(result);
+        self.finished.store(true, Ordering::Release);
+        let wakers: Vec<_> = inner
+            .waiters
+            .claim_all()
+            .into_iter()
+            // SAFETY: each entry was just claimed by `claim_all`.
+            .map(|e| unsafe { e.waiter().complete(e.case()) })
+            .collect();
+        drop(inner);
+        wakers.into_iter().for_each(|w| w.wake());
+    }
+
+    fn wait(&self) -> thread::Result<T> {
+        loop {
+            let mut inner = lock(&self.inner);
+            if let Some(result) = inner.result.take() {
+                return result;
+            }
+            let waiter = Waiter::current();
+            let mut entry = Entry::new(&waiter, 0, std::ptr::null_mut());
+            // SAFETY: `entry` stays in this frame until dropped, and `self` outlives it.
+            unsafe { entry.link(&mut inner.waiters, self) };
+            drop(inner);
+            waiter.wait(WaitReason::Join, None);
+        }
+    }
+}
+
+/// Stores the goroutine's result exactly once, or an error if it never ran.
+pub(crate) struct Completion<T>(Option<Arc<JoinState<T>>>);
+
+impl<T> Completion<T> {
+    pub(crate) fn new(state: Arc<JoinState<T>>) -> Completion<T> {
+        Completion(Some(state))
+    }
+
+    pub(crate) fn complete(mut self, result: thread::Result<T>) {
+        if let Some(state) = self.0.take() {
+            state.finish(result);
+        }
+    }
+}
+
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            let payload: Box<dyn Any + Send> =
+                Box::new("goroutine never ran: its runtime shut down or it could not get a stack");
+            state.finish(Err(payload));
+        }
+    }
+}
+
+/// An owned permission to wait for a goroutine and take its result (Go has no handle; this
+/// is `std::thread::JoinHandle` for goroutines).
+///
+/// Dropping the handle detaches the goroutine: it keeps running.
+///
+/// ```
+/// let h = goro::go(|| 6 * 7);
+/// assert_eq!(h.join().unwrap(), 42);
+///
+/// let h = goro::go(|| panic!("boom"));
+/// assert!(h.join().is_err()); // the panic stays in its goroutine, delivered here
+/// ```
+pub struct JoinHandle<T> {
+    pub(crate) id: GoroutineId,
+    pub(crate) state: Arc<JoinState<T>>,
+}
+
+impl<T> JoinHandle<T> {
+    /// Waits for the goroutine to finish: parks the calling goroutine, or blocks the calling
+    /// thread. Returns its value, or the payload of its panic. A goroutine abandoned by a
+    /// runtime that shut down before it could finish reports an error payload too.
+    ///
+    /// ```
+    /// let h = goro::go(|| "done");
+    /// assert_eq!(h.join().unwrap(), "done");
+    /// ```
+    pub fn join(self) -> thread::Result<T> {
+        self.state.wait()
+    }
+
+    /// The goroutine's id.
+    ///
+    /// ```
+    /// let h = goro::go(goro::current_id);
+    /// let id = h.id();
+    /// assert_eq!(h.join().unwrap(), Some(id));
+    /// ```
+    pub fn id(&self) -> GoroutineId {
+        self.id
+    }
+
+    /// Whether the goroutine has finished (its result is ready for `join`).
+    ///
+    /// ```
+    /// let h = goro::go(|| ());
+    /// while !h.is_finished() {
+    ///     goro::yield_now();
+    /// }
+    /// h.join().unwrap();
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.state.finished.load(Ordering::Acquire)
+    }
+}
+
+impl<T> std::fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,551 @@
+//! runtime: goroutines, the M:N scheduler, and the process-wide default runtime.
+//!
+//! A [`Runtime`] is `max_procs` worker threads (see `worker`) sharing one `Shared`: the
+//! workers' queues and timers, the goroutine registry, the idle/spinning bookkeeping and
+//! the shutdown flag. Goroutines (see `goroutine`) run on goro stacks (see `stack`) and wait
+//! through `crate::park`, which lands in [`park_goroutine`] here.
+//!
+//! Invariants: a goroutine belongs to one runtime for life; `go` from a goroutine spawns
+//! onto that goroutine's runtime, `go` from a plain thread onto the default runtime, which
+//! starts on first use and lives until the process exits.
+
+mod dump;
+mod goroutine;
+mod join;
+mod registry;
+mod shutdown;
+pub(crate) mod stack;
+mod timer;
+pub(crate) mod worker;
+
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Waker;
+use std::time::Instant;
+
+pub use dump::{dump, GoroutineInfo, State, WaitReason};
+pub use goroutine::GoroutineId;
+pub use join::JoinHandle;
+
+use goroutine::{Goroutine, Switch, NOTIFIED, RUNNING};
+use join::{Completion, JoinState};
+use registry::Registry;
+use shutdown::RuntimeShutdown;
+use timer::TimerAction;
+use worker::{lock, with_current, with_local, WorkerShared};
+
+/// Default virtual size of a goroutine stack.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// State shared by a runtime's workers and everything that reaches into them.
+pub(crate) struct Shared {
+    pub(crate) workers: Box<[WorkerShared]>,
+    pub(crate) stack_size: usize,
+    pub(crate) detect_deadlocks: bool,
+    pub(crate) spinning: AtomicUsize,
+    idle: Mutex<Vec<usize>>,
+    nidle: AtomicUsize,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) registry: Registry,
+    epoch: Instant,
+    pub(crate) spawn_rr: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn nanos_since_epoch(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_nanos() as u64
+    }
+
+    /// Wakes one sleeping worker if nobody is spinning (Go's rule for new stealable work).
+    pub(crate) fn wake_idle(&self) {
+        if self.spinning.load(Ordering::SeqCst) != 0 || self.nidle.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        let idle = lock(&self.idle).last().copied();
+        if let Some(i) = idle {
+            self.workers[i].notify();
+        }
+    }
+
+    pub(crate) fn idle_push(&self, i: usize) {
+        let mut idle = lock(&self.idle);
+        idle.push(i);
+        self.nidle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    pub(crate) fn idle_remove(&self, i: usize) {
+        let mut idle = lock(&self.idle);
+        idle.retain(|&w| w != i);
+        self.nidle.store(idle.len(), Ordering::SeqCst);
+    }
+
+    /// Whether some worker has goroutines another could steal.
+    pub(crate) fn stealable_work(&self) -> bool {
+        self.workers.iter().any(WorkerShared::has_unstarted)
+    }
+
+    /// Drops a finished or abandoned goroutine from the registry.
+    pub(crate) fn forget(&self, g: &Goroutine) {
+        self.registry.remove(g);
+    }
+
+    fn spawn<F, T>(self: &Arc<Self>, f: F, at: &'static Location<'static>) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = Arc::new(JoinState::new());
+        let completion = Completion::new(state.clone());
+        let body = Box::new(move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            completion.complete(result);
+        });
+        let g = Arc::new(Goroutine::new(self.clone(), body, at));
+        let handle = JoinHandle { id: g.id(), state };
+        self.registry.insert(&g);
+        if self.shutdown.load(Ordering::Acquire) {
+            worker::abandon(&g);
+        } else {
+            worker::spawn(self, g);
+        }
+        handle
+    }
+
+    fn dump(&self) -> Vec<GoroutineInfo> {
+        let mut all: Vec<GoroutineInfo> = self.registry.snapshot().iter().map(|g| dump::info(g)).collect();
+        all.sort_by_key(|g| g.id);
+        all
+    }
+}
+
+/// A goroutine runtime: `max_procs` worker threads running goroutines M:N.
+///
+/// Most programs never build one: [`go`](crate::go) and [`run`](crate::run) use the default
+/// runtime. Build your own to choose the worker count or stack size, or to shut goroutines
+/// down deterministically: dropping a `Runtime` wakes every goroutine still parked so that
+/// it unwinds (its destructors run; its `join` reports an error), drops goroutines that
+/// never started, and joins the workers. A goroutine that never blocks or yields keeps the
+/// drop waiting, as a thread would.
+///
+/// ```
+/// let rt = goro::Runtime::builder().max_procs(2).build().unwrap();
+/// let sum = rt.run(|| {
+///     let hs: Vec<_> = (0..10u64).map(|i| goro::go(move || i * i)).collect();
+///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+/// });
+/// assert_eq!(sum, 285);
+/// assert_eq!(rt.max_procs(), 2);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A builder with the defaults: `GOMAXPROCS` workers (else the available parallelism),
+    /// 256 KiB stacks, deadlock detection on.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().build().unwrap();
+    /// assert!(rt.max_procs() >= 1);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// Spawns a goroutine on this runtime.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+    /// assert_eq!(rt.go(|| 1 + 1).join().unwrap(), 2);
+    /// ```
+    #[track_caller]
+    pub fn go<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared.spawn(f, Location::caller())
+    }
+
+    /// Runs `f` as a goroutine on this runtime, blocks the calling thread until it returns,
+    /// and re-raises its panic.
+    ///
+    /// # Panics
+    /// When called from inside a goroutine (blocking a worker thread on its own runtime
+    /// could deadlock it): use `go(f).join()` there instead.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+    /// assert_eq!(rt.run(|| "hello"), "hello");
+    /// ```
+    #[track_caller]
+    pub fn run<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        assert!(
+            !on_goroutine(),
+            "goro::run called inside a goroutine: it blocks the calling OS thread, which is a \
+             worker here; use goro::go(f).join() inside goroutines instead"
+        );
+        let handle = self.shared.spawn(f, Location::caller());
+        match handle.join() {
+            Ok(v) => v,
+            Err(payload) => panic::resume_unwind(payload),
+        }
+    }
+
+    /// The number of worker threads (Go's `runtime.GOMAXPROCS(0)`).
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(3).build().unwrap();
+    /// assert_eq!(rt.max_procs(), 3);
+    /// ```
+    pub fn max_procs(&self) -> usize {
+        self.shared.workers.len()
+    }
+
+    /// The number of goroutines that exist now: running, runnable or waiting.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+    /// rt.go(|| ()).join().unwrap();
+    /// assert_eq!(rt.num_goroutine(), 0);
+    /// ```
+    pub fn num_goroutine(&self) -> usize {
+        self.shared.registry.len()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let own = with_current(|g| g.is_some_and(|g| Arc::ptr_eq(&g.shared, &self.shared)));
+        assert!(
+            !own,
+            "a goro::Runtime was dropped from inside one of its own goroutines; drop it from \
+             the thread that built it"
+        );
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        for w in self.shared.workers.iter() {
+            w.notify();
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("max_procs", &self.max_procs())
+            .field("num_goroutine", &self.num_goroutine())
+            .finish()
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// let rt = goro::Runtime::builder()
+///     .max_procs(2)
+///     .stack_size(128 * 1024)
+///     .detect_deadlocks(false)
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.max_procs(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Builder {
+    max_procs: Option<usize>,
+    stack_size: usize,
+    detect_deadlocks: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            max_procs: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            detect_deadlocks: true,
+        }
+    }
+}
+
+impl Builder {
+    /// The number of worker threads (Go's GOMAXPROCS).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+    /// assert_eq!(rt.max_procs(), 1);
+    /// ```
+    pub fn max_procs(mut self, n: usize) -> Self {
+        assert!(
+            n >= 1,
+            "Builder::max_procs(0): a runtime needs at least one worker thread; pass 1 or more"
+        );
+        self.max_procs = Some(n);
+        self
+    }
+
+    /// The virtual size of each goroutine stack, in bytes (default 256 KiB). Memory is
+    /// committed only as a stack is touched; a guard page below each stack turns an
+    /// overflow into the message `goroutine N overflowed its stack (S KiB)` and an abort.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().stack_size(1 << 20).build().unwrap();
+    /// rt.run(|| {
+    ///     let big = [1u8; 512 * 1024];
+    ///     assert_eq!(std::hint::black_box(&big)[0], 1);
+    /// });
+    /// ```
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Whether [`Runtime::run`] reports a deadlock instead of hanging (default on; see
+    /// [`run`](crate::run) for the rule).
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().detect_deadlocks(false).build().unwrap();
+    /// assert_eq!(rt.run(|| 5), 5);
+    /// ```
+    pub fn detect_deadlocks(mut self, on: bool) -> Self {
+        self.detect_deadlocks = on;
+        self
+    }
+
+    /// Starts the worker threads.
+    ///
+    /// ```
+    /// let rt = goro::Runtime::builder().max_procs(2).build()?;
+    /// assert_eq!(rt.run(|| 2 + 2), 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn build(self) -> std::io::Result<Runtime> {
+        let n = self.max_procs.unwrap_or_else(default_max_procs);
+        let shared = Arc::new(Shared {
+            workers: (0..n).map(|_| WorkerShared::new()).collect(),
+            stack_size: self.stack_size,
+            detect_deadlocks: self.detect_deadlocks,
+            spinning: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::with_capacity(n)),
+            nidle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            registry: Registry::new(n),
+            epoch: Instant::now(),
+            spawn_rr: AtomicUsize::new(0),
+        });
+        let mut rt = Runtime {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(n),
+        };
+        for i in 0..n {
+            let shared = shared.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("goro-worker-{i}"))
+                .spawn(move || worker::worker_main(shared, i))?;
+            rt.threads.push(t);
+        }
+        Ok(rt)
+    }
+}
+
+/// `GOMAXPROCS` when it holds a positive integer, else the available parallelism.
+fn default_max_procs() -> usize {
+    std::env::var("GOMAXPROCS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+static DEFAULT: OnceLock<Runtime> = OnceLock::new();
+
+/// The process-wide default runtime, started on first use.
+pub(crate) fn default_runtime() -> &'static Runtime {
+    DEFAULT.get_or_init(|| {
+        Builder::default()
+            .build()
+            .expect("goro: cannot start the default runtime's worker threads")
+    })
+}
+
+/// The runtime of the running goroutine, else the default one.
+pub(crate) fn current_shared() -> Arc<Shared> {
+    with_current(|g| g.map(|g| g.shared.clone())).unwrap_or_else(|| default_runtime().shared.clone())
+}
+
+/// Spawns a goroutine: a function running on its own small stack, multiplexed with other
+/// goroutines over the runtime's worker threads (Go's `go f()`).
+///
+/// From a goroutine it spawns onto that goroutine's runtime; from a plain thread onto the
+/// default runtime, which starts on first use. A panic inside the goroutine unwinds that
+/// goroutine only and is delivered to [`JoinHandle::join`]. Dropping the handle detaches it.
+///
+/// ```
+/// let ch = goro::chan::<i32>(0);
+/// let tx = ch.sender();
+/// goro::go(move || tx.send(42).unwrap());
+/// assert_eq!(ch.recv(), Some(42));
+/// ```
+#[track_caller]
+pub fn go<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    current_shared().spawn(f, Location::caller())
+}
+
+/// Runs `f` as a goroutine on the default runtime, blocks the calling thread until it
+/// returns, and re-raises its panic. This is what `#[goro::main]` and `#[goro::test]` do.
+///
+/// # Panics
+/// Called from inside a goroutine, with a message saying so (it would block a worker).
+///
+/// ```
+/// let v = goro::run(|| {
+///     let h = goro::go(|| 20);
+///     h.join().unwrap() + 22
+/// });
+/// assert_eq!(v, 42);
+/// ```
+#[track_caller]
+pub fn run<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    default_runtime().run(f)
+}
+
+/// Yields the worker to other goroutines (Go's `runtime.Gosched()`); the caller is queued
+/// behind every goroutine that is ready now. On a plain thread it yields the thread.
+///
+/// ```
+/// let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+/// let order = rt.run(|| {
+///     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+///     let l = log.clone();
+///     let h = goro::go(move || l.lock().unwrap().push("child"));
+///     goro::yield_now(); // lets the child run on this single worker
+///     log.lock().unwrap().push("parent");
+///     h.join().unwrap();
+///     std::sync::Arc::try_unwrap(log).unwrap().into_inner().unwrap()
+/// });
+/// assert_eq!(order, ["child", "parent"]);
+/// ```
+pub fn yield_now() {
+    let yielded = with_current(|g| match g {
+        // SAFETY: called by the running goroutine itself.
+        Some(g) => unsafe {
+            g.suspend(Switch::Yield);
+            true
+        },
+        None => false,
+    });
+    if !yielded {
+        std::thread::yield_now();
+    }
+}
+
+/// The number of worker threads of the current runtime (Go's `runtime.GOMAXPROCS(0)`).
+///
+/// ```
+/// assert!(goro::max_procs() >= 1);
+/// ```
+pub fn max_procs() -> usize {
+    current_shared().workers.len()
+}
+
+/// The number of goroutines that exist in the current runtime (Go's
+/// `runtime.NumGoroutine()`), counting the caller if it is one.
+///
+/// ```
+/// let n = goro::run(goro::num_goroutine);
+/// assert!(n >= 1);
+/// ```
+pub fn num_goroutine() -> usize {
+    current_shared().registry.len()
+}
+
+/// The id of the running goroutine; `None` on a plain OS thread.
+///
+/// ```
+/// assert_eq!(goro::current_id(), None);
+/// assert!(goro::run(goro::current_id).is_some());
+/// ```
+pub fn current_id() -> Option<GoroutineId> {
+    with_current(|g| g.map(Goroutine::id))
+}
+
+/// Whether the caller runs on a goroutine.
+pub(crate) fn on_goroutine() -> bool {
+    with_current(|g| g.is_some())
+}
+
+/// The waker of the running goroutine.
+pub(crate) fn current_goroutine_waker() -> Option<Waker> {
+    worker::current().map(Waker::from)
+}
+
+/// A cheap monotonic timestamp in nanoseconds (tick resolution), for dumps.
+pub(crate) fn coarse_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_MONOTONIC_COARSE exists on every Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Parks the running goroutine until it is woken or `deadline` passes (see `crate::park`).
+/// During runtime shutdown it unwinds instead, so the goroutine's destructors run.
+pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
+    with_current(|g| {
+        let g = g.expect("park_goroutine called off a goroutine");
+        if g.shared.shutdown.load(Ordering::Acquire) && !std::thread::panicking() {
+            panic::resume_unwind(Box::new(RuntimeShutdown));
+        }
+        let seq = g.park_seq.load(Ordering::Relaxed) + 1;
+        g.park_seq.store(seq, Ordering::Release);
+        g.set_waiting(reason, coarse_now());
+        if let Some(d) = deadline {
+            let me = worker::current().expect("running");
+            let home = &g.shared.workers[g.home.load(Ordering::Relaxed)];
+            home.add_timer(&g.shared, d, TimerAction::Park(me, seq));
+        }
+        let notified = g
+            .sched
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if !notified {
+            // SAFETY: called by the running goroutine itself.
+            unsafe { g.suspend(Switch::Park) };
+        }
+        g.park_seq.store(seq + 1, Ordering::Release);
+        if g.shared.shutdown.load(Ordering::Acquire) && !std::thread::panicking() {
+            panic::resume_unwind(Box::new(RuntimeShutdown));
+        }
+    });
+}
+
+/// Arms a timer that wakes `waker` at `when`: on the calling worker, or on a worker of the
+/// default runtime from a plain thread.
+pub(crate) fn add_timer(when: Instant, waker: Waker) {
+    let (shared, index) = with_local(|l| (l.shared.clone(), l.index)).unwrap_or_else(|| {
+        let shared = default_runtime().shared.clone();
+        let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
+        (shared, i)
+    });
+    shared.workers[index].add_timer(&shared, when, TimerAction::Wake(waker));
+}

@@ -1,0 +1,570 @@
+//! worker: one scheduler thread (Go's M+P) and the queues around it.
+//!
+//! Each worker owns, on its own thread (`Local`, reached through a thread-local pointer):
+//! - `next`: the goroutine to run next (Go's runnext). A goroutine readied by a goroutine
+//!   on the same worker — a channel partner, a freshly spawned child — goes here, so
+//!   communicating pairs hand off with a context switch. Not stealable.
+//! - `runq`: started goroutines homed here, in FIFO order. Not stealable: started
+//!   goroutines never migrate.
+//!
+//! and shares with other threads (`WorkerShared`):
+//! - `unstarted`: goroutines that have not run yet. Idle workers steal half of it.
+//! - `inbox`: goroutines homed here and readied by another thread.
+//! - `timers`: deadlines (see `timer`).
+//!
+//! Fairness: `next` may be taken at most `NEXT_STREAK` times in a row; then it goes to the
+//! back of the queue, so two goroutines readying each other cannot starve the rest. The
+//! inbox is drained into `runq` on every scheduling round; timers are checked every
+//! `TIMER_CHECK_INTERVAL` rounds and whenever the worker runs out of work.
+//!
+//! Idle workers spin briefly (counted in `Shared::spinning`), then sleep. Whoever makes
+//! stealable work wakes one sleeper when nobody spins (Go's spinning-M rule); whoever
+//! readies a goroutine into an inbox wakes its home worker.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::Thread;
+use std::time::Instant;
+
+use corosensei::{Coroutine, CoroutineResult};
+use crossbeam_utils::{Backoff, CachePadded};
+
+use super::goroutine::{Goroutine, Switch, Task, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
+use super::stack::{self, StackPool};
+use super::timer::{TimerAction, Timers};
+use super::{coarse_now, Shared};
+
+const NEXT_STREAK: u32 = 32;
+const TIMER_CHECK_INTERVAL: u64 = 16;
+const SPIN_ROUNDS: u32 = 32;
+const NO_TIMER: u64 = u64::MAX;
+
+/// The part of a worker other threads reach.
+pub(crate) struct WorkerShared {
+    unstarted: CachePadded<Mutex<VecDeque<Arc<Goroutine>>>>,
+    unstarted_len: AtomicUsize,
+    inbox: CachePadded<Mutex<Vec<Arc<Goroutine>>>>,
+    inbox_len: AtomicUsize,
+    timers: Mutex<Timers>,
+    /// Earliest timer deadline in nanoseconds since `Shared::epoch`, or `NO_TIMER`.
+    next_timer: AtomicU64,
+    sleeping: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+impl WorkerShared {
+    pub(crate) fn new() -> WorkerShared {
+        WorkerShared {
+            unstarted: CachePadded::new(Mutex::new(VecDeque::new())),
+            unstarted_len: AtomicUsize::new(0),
+            inbox: CachePadded::new(Mutex::new(Vec::new())),
+            inbox_len: AtomicUsize::new(0),
+            timers: Mutex::new(Timers::default()),
+            next_timer: AtomicU64::new(NO_TIMER),
+            sleeping: AtomicBool::new(false),
+            thread: OnceLock::new(),
+        }
+    }
+
+    /// Wakes the worker if it sleeps.
+    pub(crate) fn notify(&self) {
+        if self.sleeping.load(Ordering::SeqCst) {
+            if let Some(t) = self.thread.get() {
+                t.unpark();
+            }
+        }
+    }
+
+    fn push_unstarted(&self, g: Arc<Goroutine>) {
+        let mut q = lock(&self.unstarted);
+        q.push_back(g);
+        self.unstarted_len.store(q.len(), Ordering::Release);
+    }
+
+    pub(crate) fn has_unstarted(&self) -> bool {
+        self.unstarted_len.load(Ordering::Acquire) > 0
+    }
+
+    fn pop_unstarted(&self) -> Option<Arc<Goroutine>> {
+        if self.unstarted_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut q = lock(&self.unstarted);
+        let g = q.pop_front();
+        self.unstarted_len.store(q.len(), Ordering::Release);
+        g
+    }
+
+    /// Moves half of this worker's unstarted goroutines into `into` and returns one to run.
+    fn steal_unstarted(&self, into: &WorkerShared) -> Option<Arc<Goroutine>> {
+        if self.unstarted_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut q = lock(&self.unstarted);
+        let take = q.len().div_ceil(2);
+        let mut stolen: VecDeque<Arc<Goroutine>> = q.drain(..take).collect();
+        self.unstarted_len.store(q.len(), Ordering::Release);
+        drop(q);
+        let first = stolen.pop_front();
+        if !stolen.is_empty() {
+            let mut mine = lock(&into.unstarted);
+            mine.extend(stolen);
+            into.unstarted_len.store(mine.len(), Ordering::Release);
+        }
+        first
+    }
+
+    fn push_inbox(&self, g: Arc<Goroutine>) {
+        let mut q = lock(&self.inbox);
+        q.push(g);
+        self.inbox_len.store(q.len(), Ordering::Release);
+        drop(q);
+        self.notify();
+    }
+
+    /// Arms a timer on this worker and wakes it if the deadline is its new earliest.
+    pub(crate) fn add_timer(&self, shared: &Shared, when: Instant, action: TimerAction) {
+        let mut t = lock(&self.timers);
+        t.add(when, action);
+        let earliest = t.earliest().map_or(NO_TIMER, |e| shared.nanos_since_epoch(e));
+        let before = self.next_timer.swap(earliest, Ordering::SeqCst);
+        drop(t);
+        if earliest < before {
+            self.notify();
+        }
+    }
+
+    /// Whether a timer is pending that could still wake something.
+    pub(crate) fn has_live_timer(&self) -> bool {
+        lock(&self.timers).has_live()
+    }
+
+    /// Fires due timers; returns the earliest remaining deadline.
+    fn fire_timers(&self, shared: &Shared) -> Option<Instant> {
+        if self.next_timer.load(Ordering::Acquire) == NO_TIMER {
+            return None;
+        }
+        let now = Instant::now();
+        let mut due = Vec::new();
+        let mut t = lock(&self.timers);
+        t.take_due(now, &mut due);
+        let earliest = t.earliest();
+        self.next_timer.store(
+            earliest.map_or(NO_TIMER, |e| shared.nanos_since_epoch(e)),
+            Ordering::SeqCst,
+        );
+        drop(t);
+        due.into_iter().for_each(TimerAction::fire);
+        earliest
+    }
+}
+
+/// Locks a scheduler mutex. Nothing panics while holding one, so poisoning cannot happen;
+/// recover anyway rather than cascade.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The part of a worker only its own thread touches.
+pub(crate) struct Local {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+    next: Option<Arc<Goroutine>>,
+    next_streak: u32,
+    runq: VecDeque<Arc<Goroutine>>,
+    stacks: StackPool,
+    /// Goroutines started on this worker and not finished.
+    homed: usize,
+    tick: u64,
+    rng: u64,
+    /// Shutdown passes since the number of goroutines homed here last went down.
+    shutdown_passes: u32,
+    shutdown_homed: usize,
+}
+
+thread_local! {
+    static LOCAL: Cell<*mut Local> = const { Cell::new(std::ptr::null_mut()) };
+    static CURRENT: Cell<*const Goroutine> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Runs `f` on this thread's worker state, if this thread is a worker. `f` must not
+/// switch goroutines.
+pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
+    let p = LOCAL.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: the pointer is set by `worker_main` for the thread's life as a worker; every
+    // borrow made through it is short and never spans a context switch, so borrows do not
+    // overlap.
+    Some(f(unsafe { &mut *p }))
+}
+
+/// The goroutine running on this thread, if any.
+pub(crate) fn current() -> Option<Arc<Goroutine>> {
+    let p = CURRENT.with(Cell::get);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: `p` came from `Arc::as_ptr` of the goroutine the worker is running, and the
+    // worker holds that `Arc` for as long as `CURRENT` points at it.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
+    }
+}
+
+/// Runs `f` on the running goroutine without touching its reference count.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Goroutine>) -> R) -> R {
+    let p = CURRENT.with(Cell::get);
+    // SAFETY: see `current`.
+    f(unsafe { p.as_ref() })
+}
+
+/// Queues a goroutine that has just become runnable (`sched` is `RUNNABLE`): into the
+/// next slot when readied on its home worker, else into its home worker's inbox.
+pub(crate) fn ready(g: Arc<Goroutine>) {
+    let home = g.home.load(Ordering::Relaxed);
+    let at_home = with_local(|l| l.index == home && Arc::ptr_eq(&l.shared, &g.shared));
+    if at_home == Some(true) {
+        with_local(|l| l.push_next(g));
+    } else {
+        let shared = g.shared.clone();
+        shared.workers[home].push_inbox(g);
+    }
+}
+
+/// Queues a new goroutine: into the spawner's next slot when the spawner is a goroutine of
+/// the same runtime, else into a worker's stealable queue.
+pub(crate) fn spawn(shared: &Arc<Shared>, g: Arc<Goroutine>) {
+    let same_runtime = with_local(|l| Arc::ptr_eq(&l.shared, shared));
+    if same_runtime == Some(true) {
+        with_local(|l| l.push_next(g));
+        return;
+    }
+    let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
+    shared.workers[i].push_unstarted(g);
+    shared.workers[i].notify();
+    shared.wake_idle();
+}
+
+impl Local {
+    fn new(shared: Arc<Shared>, index: usize) -> Local {
+        let stacks = StackPool::new(shared.stack_size);
+        Local {
+            shared,
+            index,
+            next: None,
+            next_streak: 0,
+            runq: VecDeque::new(),
+            stacks,
+            homed: 0,
+            tick: 0,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
+            shutdown_passes: 0,
+            shutdown_homed: usize::MAX,
+        }
+    }
+
+    fn me(&self) -> &WorkerShared {
+        &self.shared.workers[self.index]
+    }
+
+    /// Puts `g` in the next slot; the previous occupant goes behind the others (stealable
+    /// if it has not started).
+    fn push_next(&mut self, g: Arc<Goroutine>) {
+        if let Some(prev) = self.next.replace(g) {
+            self.push_back(prev);
+        }
+    }
+
+    fn push_back(&mut self, g: Arc<Goroutine>) {
+        if g.is_started() {
+            self.runq.push_back(g);
+        } else {
+            self.me().push_unstarted(g);
+            self.shared.wake_idle();
+        }
+    }
+
+    fn drain_inbox(&mut self) {
+        let me = &self.shared.workers[self.index];
+        if me.inbox_len.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut q = lock(&me.inbox);
+        me.inbox_len.store(0, Ordering::Release);
+        self.runq.extend(q.drain(..));
+    }
+
+    fn random(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    /// The next goroutine to run from local sources, without stealing or sleeping.
+    fn find_local(&mut self) -> Option<Arc<Goroutine>> {
+        self.drain_inbox();
+        if let Some(g) = self.next.take() {
+            if self.next_streak < NEXT_STREAK || (self.runq.is_empty() && g.is_started()) {
+                self.next_streak += 1;
+                return Some(g);
+            }
+            self.push_back(g);
+        }
+        self.next_streak = 0;
+        if let Some(g) = self.runq.pop_front() {
+            return Some(g);
+        }
+        self.me().pop_unstarted()
+    }
+
+    fn steal(&mut self) -> Option<Arc<Goroutine>> {
+        let n = self.shared.workers.len();
+        let start = self.random() as usize % n;
+        (0..n)
+            .map(|k| (start + k) % n)
+            .filter(|&i| i != self.index)
+            .find_map(|i| self.shared.workers[i].steal_unstarted(self.me()))
+    }
+
+    fn has_local_work(&self) -> bool {
+        let me = self.me();
+        self.next.is_some()
+            || !self.runq.is_empty()
+            || me.inbox_len.load(Ordering::Acquire) > 0
+            || me.unstarted_len.load(Ordering::Acquire) > 0
+    }
+}
+
+/// The body of a worker thread.
+pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
+    stack::prepare_thread();
+    // Set once, before this worker's index is handed to anyone who could queue work here.
+    let _ = shared.workers[index].thread.set(std::thread::current());
+    let mut local = Box::new(Local::new(shared.clone(), index));
+    LOCAL.with(|c| c.set(&mut *local));
+    while let Some(g) = find_runnable(&shared, index) {
+        run(g);
+    }
+    LOCAL.with(|c| c.set(std::ptr::null_mut()));
+}
+
+/// Blocks until there is a goroutine to run; `None` once the runtime has shut down and
+/// nothing is left on this worker.
+///
+/// Anything that can run user code or wake goroutines (timers, abandoning goroutines) runs
+/// outside `with_local`, since a wake re-enters the worker state.
+fn find_runnable(shared: &Shared, index: usize) -> Option<Arc<Goroutine>> {
+    let me = &shared.workers[index];
+    loop {
+        let check_timers = with_local(|l| {
+            l.tick += 1;
+            l.tick % TIMER_CHECK_INTERVAL == 0
+        })?;
+        if check_timers {
+            me.fire_timers(shared);
+        }
+        if let Some(g) = with_local(Local::find_local)? {
+            return Some(g);
+        }
+        me.fire_timers(shared);
+        if with_local(|l| l.has_local_work())? {
+            continue;
+        }
+        if shared.shutdown.load(Ordering::Acquire) {
+            match super::shutdown::drain(shared, index) {
+                super::shutdown::Drain::Progress => continue,
+                super::shutdown::Drain::Finished => return None,
+            }
+        }
+        if let Some(g) = spin(shared) {
+            return Some(g);
+        }
+        sleep(shared, index);
+    }
+}
+
+/// Looks for work for a short while before sleeping.
+fn spin(shared: &Shared) -> Option<Arc<Goroutine>> {
+    shared.spinning.fetch_add(1, Ordering::SeqCst);
+    let backoff = Backoff::new();
+    let mut found = None;
+    for _ in 0..SPIN_ROUNDS {
+        if let Some(g) = with_local(|l| l.find_local().or_else(|| l.steal())).flatten() {
+            found = Some(g);
+            break;
+        }
+        backoff.snooze();
+    }
+    shared.spinning.fetch_sub(1, Ordering::SeqCst);
+    found
+}
+
+/// Sleeps until woken or until the earliest timer is due.
+fn sleep(shared: &Shared, index: usize) {
+    let me = &shared.workers[index];
+    me.sleeping.store(true, Ordering::SeqCst);
+    shared.idle_push(index);
+    let has_work = with_local(|l| l.has_local_work()).unwrap_or(false)
+        || shared.stealable_work()
+        || shared.shutdown.load(Ordering::SeqCst);
+    if !has_work {
+        match me.next_timer.load(Ordering::SeqCst) {
+            NO_TIMER => std::thread::park(),
+            at => {
+                let now = shared.nanos_since_epoch(Instant::now());
+                if at > now {
+                    std::thread::park_timeout(std::time::Duration::from_nanos(at - now));
+                }
+            }
+        }
+    }
+    shared.idle_remove(index);
+    me.sleeping.store(false, Ordering::SeqCst);
+}
+
+/// Resumes `g` until it parks, yields or returns.
+fn run(g: Arc<Goroutine>) {
+    // SAFETY: this worker dequeued `g`, so it owns the goroutine's task (module docs of
+    // `goroutine`).
+    let task = unsafe { g.task() };
+    if let Task::Unstarted(_) = task {
+        if !start(&g, task) {
+            return;
+        }
+    }
+    let Task::Started(body) = task else {
+        unreachable!("a queued goroutine is unstarted or started")
+    };
+    g.sched.store(RUNNING, Ordering::Relaxed);
+    CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
+    stack::note_running(g.id().as_u64());
+    let outcome = body.resume(());
+    stack::note_running(0);
+    CURRENT.with(|c| c.set(std::ptr::null()));
+    match outcome {
+        CoroutineResult::Yield(Switch::Park) => {
+            if g
+                .sched
+                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                debug_assert_eq!(g.sched.load(Ordering::Relaxed), NOTIFIED);
+                requeue(g);
+            }
+        }
+        CoroutineResult::Yield(Switch::Yield) => requeue(g),
+        CoroutineResult::Return(()) => finish(&g, task),
+    }
+}
+
+/// Gives a goroutine its stack and coroutine and makes this worker its home. Returns
+/// false if no stack could be had: the goroutine then ends without running (its join
+/// reports the error).
+fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
+    let (stack, index) = with_local(|l| (l.stacks.take(), l.index)).expect("on a worker");
+    let stack = match stack {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("goro: goroutine {} cannot start: {e}", g.id());
+            end_unstarted(g, task);
+            return false;
+        }
+    };
+    let Task::Unstarted(f) = std::mem::replace(task, Task::Finished) else {
+        unreachable!("checked by the caller")
+    };
+    g.home.store(index, Ordering::Relaxed);
+    let gp = Arc::as_ptr(g) as usize;
+    *task = Task::Started(Coroutine::with_stack(stack, move |yielder, ()| {
+        // SAFETY: `gp` is the goroutine running this coroutine; its `Arc` is held by the
+        // worker while the coroutine runs.
+        unsafe { (*(gp as *const Goroutine)).set_yielder(yielder) };
+        f();
+    }));
+    with_local(|l| l.homed += 1);
+    true
+}
+
+fn requeue(g: Arc<Goroutine>) {
+    g.sched.store(RUNNABLE, Ordering::Release);
+    g.set_since(coarse_now());
+    with_local(|l| l.runq.push_back(g));
+}
+
+fn finish(g: &Arc<Goroutine>, task: &mut Task) {
+    g.sched.store(DONE, Ordering::Release);
+    if let Task::Started(body) = std::mem::replace(task, Task::Finished) {
+        let stack = body.into_stack();
+        with_local(|l| {
+            l.stacks.give_back(stack);
+            l.homed -= 1;
+        });
+    }
+    g.shared.forget(g);
+}
+
+/// Shutdown support: what is left on this worker.
+impl Local {
+    pub(crate) fn homed(&self) -> usize {
+        self.homed
+    }
+
+    /// Counts a shutdown pass that still found `homed` goroutines; returns the passes made
+    /// since that number last went down.
+    pub(crate) fn count_shutdown_pass(&mut self, homed: usize) -> u32 {
+        if homed < self.shutdown_homed {
+            self.shutdown_homed = homed;
+            self.shutdown_passes = 0;
+        }
+        self.shutdown_passes += 1;
+        self.shutdown_passes
+    }
+
+    /// Takes every unstarted goroutine queued here, for the caller to abandon.
+    pub(crate) fn take_unstarted(&mut self) -> Vec<Arc<Goroutine>> {
+        let mut out = Vec::new();
+        while let Some(g) = self.me().pop_unstarted() {
+            out.push(g);
+        }
+        if let Some(g) = self.next.take() {
+            if g.is_started() {
+                self.runq.push_back(g);
+            } else {
+                out.push(g);
+            }
+        }
+        out
+    }
+}
+
+/// Ends an unstarted goroutine without running it; its closure is dropped here (its join
+/// then reports that it never ran).
+pub(crate) fn abandon(g: &Arc<Goroutine>) {
+    // SAFETY: the caller dequeued `g` (or never queued it), so it owns the task.
+    end_unstarted(g, unsafe { g.task() });
+}
+
+fn end_unstarted(g: &Arc<Goroutine>, task: &mut Task) {
+    let closure = std::mem::replace(task, Task::Finished);
+    g.sched.store(DONE, Ordering::Release);
+    g.shared.forget(g);
+    drop(closure);
+}
+
+/// Gives up on a goroutine homed here that would not finish during shutdown: its stack is
+/// leaked rather than unwound on the wrong thread or run forever.
+pub(crate) fn leak(g: &Arc<Goroutine>) {
+    // SAFETY: called by the goroutine's home worker while it is parked.
+    if let Task::Started(body) = std::mem::replace(unsafe { g.task() }, Task::Finished) {
+        std::mem::forget(body);
+    }
+    g.sched.store(DONE, Ordering::Release);
+    g.shared.forget(g);
+    with_local(|l| l.homed -= 1);
+}
