@@ -185,13 +185,13 @@ fn parse(args: &[String]) -> Result<Command, String> {
             ),
         }
     }
+    if !comparing && named.len() > 1 {
+        return Err("name one workload, or none for all".into());
+    }
     if named.is_empty() {
         named = workloads::default_set().collect();
     }
     if !comparing {
-        if named.len() > 1 {
-            return Err("name one workload, or none for all".into());
-        }
         return Ok(Command::Measure {
             runtime,
             quick,

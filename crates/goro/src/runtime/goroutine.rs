@@ -21,7 +21,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use corosensei::{Coroutine, Yielder};
 
@@ -104,7 +104,7 @@ struct Status {
     tag: AtomicU8,
     other_ptr: AtomicUsize,
     other_len: AtomicUsize,
-    /// Nanoseconds since the runtime's epoch when the goroutine entered its current state.
+    /// `coarse_now()` when the goroutine entered its current state.
     since: AtomicU64,
 }
 
@@ -136,7 +136,7 @@ impl Goroutine {
         f: Box<dyn FnOnce() + Send>,
         spawned_at: &'static Location<'static>,
     ) -> Goroutine {
-        let now = shared.nanos_since_epoch(Instant::now());
+        let now = super::coarse_now();
         Goroutine {
             id: GoroutineId::next(),
             sched: AtomicU8::new(RUNNABLE),
@@ -257,8 +257,7 @@ impl Goroutine {
 
     /// How long ago `since` (a runtime timestamp) was.
     pub(crate) fn age(&self, since: u64) -> Duration {
-        let now = self.shared.nanos_since_epoch(Instant::now());
-        Duration::from_nanos(now.saturating_sub(since))
+        Duration::from_nanos(super::coarse_now().saturating_sub(since))
     }
 }
 

@@ -140,6 +140,7 @@ pub(crate) struct GoroStack {
     class: Class,
 }
 
+#[cfg(test)]
 impl GoroStack {
     /// Usable bytes, excluding the guard page.
     pub(crate) fn size(&self) -> usize {

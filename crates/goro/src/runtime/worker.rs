@@ -173,6 +173,7 @@ pub(crate) struct Local {
     pub(crate) index: usize,
     next: Option<Arc<Goroutine>>,
     next_streak: u32,
+    unstarted_turn: bool,
     runq: VecDeque<Arc<Goroutine>>,
     stacks: StackPool,
     /// Goroutines started on this worker and not finished.
@@ -258,6 +259,7 @@ impl Local {
             index,
             next: None,
             next_streak: 0,
+            unstarted_turn: false,
             runq: VecDeque::new(),
             stacks,
             homed: 0,
@@ -317,10 +319,15 @@ impl Local {
             self.push_back(g);
         }
         self.next_streak = 0;
-        if let Some(g) = self.runq.pop_front() {
-            return Some(g);
+        // Alternate between started and unstarted goroutines, so that a goroutine looping
+        // on `yield_now` cannot starve a new one it waits for.
+        self.unstarted_turn = !self.unstarted_turn;
+        if self.unstarted_turn {
+            if let Some(g) = self.me().pop_unstarted() {
+                return Some(g);
+            }
         }
-        self.me().pop_unstarted()
+        self.runq.pop_front().or_else(|| self.me().pop_unstarted())
     }
 
     fn steal(&mut self) -> Option<Arc<Goroutine>> {
@@ -442,6 +449,7 @@ fn run(g: Arc<Goroutine>) {
         unreachable!("a queued goroutine is unstarted or started")
     };
     g.sched.store(RUNNING, Ordering::Relaxed);
+    g.set_since(coarse_now());
     CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
     stack::note_running(g.id().as_u64());
     let outcome = body.resume(());
