@@ -12,24 +12,29 @@ use crate::compare::{Peer, Results};
 
 const SIZE: (u32, u32) = (1280, 720);
 
-/// Draws `results` as an SVG file at `path`.
-pub fn draw(results: &Results, path: &Path) -> Result<(), Box<dyn Error>> {
+/// Draws `results` as an SVG file at `path`, with `subtitle` under the title.
+pub fn draw(results: &Results, subtitle: &str, path: &Path) -> Result<(), Box<dyn Error>> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (header, body) = root.split_vertically(80);
+    let (header, body) = root.split_vertically(96);
     header.draw(&Text::new(
         "goro-bench: median of each peer per workload (log scale; lower is better)",
         (20, 12),
         ("sans-serif", 22).into_font(),
     ))?;
+    header.draw(&Text::new(
+        subtitle,
+        (20, 40),
+        ("sans-serif", 14).into_font().color(&RGBColor(90, 90, 90)),
+    ))?;
     let mut x = 20;
     for &peer in &results.peers {
         let name = peer.name();
         header.draw(&Rectangle::new(
-            [(x, 50), (x + 14, 64)],
+            [(x, 66), (x + 14, 80)],
             color(peer).filled(),
         ))?;
-        header.draw(&Text::new(name, (x + 20, 50), ("sans-serif", 15).into_font()))?;
+        header.draw(&Text::new(name, (x + 20, 66), ("sans-serif", 15).into_font()))?;
         x += 20 + 9 * name.len() as i32 + 24;
     }
 

@@ -195,7 +195,7 @@ pub fn run(options: &Options) -> ExitCode {
                 .map_err(|e| e.to_string())?;
             std::fs::write(&json, text + "\n").map_err(|e| e.to_string())?;
             let svg = out_dir.join("results.svg");
-            chart::draw(&results, &svg).map_err(|e| e.to_string())?;
+            chart::draw(&results, &subtitle(options), &svg).map_err(|e| e.to_string())?;
             Ok((json, svg))
         });
     match written {
@@ -226,6 +226,20 @@ fn measure(mut cmd: Command, workload: &Workload, limit: Duration) -> Outcome {
     }
 }
 
+/// How the numbers were taken, for the chart.
+fn subtitle(options: &Options) -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let sizes = if options.quick {
+        "--quick sizes for the Rust peers: a smoke run, not a comparison"
+    } else {
+        "sizes as in the Go anchors"
+    };
+    format!(
+        "median of {} round(s), each run in its own process; {sizes}; {cpus} CPUs",
+        options.rounds
+    )
+}
+
 /// Builds the Go anchors into `scratch` and returns the binary, or says why not.
 fn build_anchors(scratch: &Path) -> Result<PathBuf, String> {
     let dir = std::env::var_os("GORO_ANCHORS")
@@ -254,7 +268,8 @@ fn build_anchors(scratch: &Path) -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-/// The report printed on stdout: one row per workload and peer.
+/// The report printed on stdout: one row per workload and peer that ran it, then the
+/// combinations left out and why.
 fn table(results: &Results) -> String {
     let base = results.baseline.map_or("-", Peer::name);
     let mut out = format!(
@@ -265,34 +280,45 @@ fn table(results: &Results) -> String {
         "unit",
         format!("vs {base}")
     );
+    // (peer, reason) -> workloads, in first-seen order.
+    let mut left_out: Vec<(Peer, &str, Vec<&str>)> = Vec::new();
     for (w, workload) in results.workloads.iter().enumerate() {
-        for (p, peer) in results.peers.iter().enumerate() {
+        let mut first = true;
+        for (p, &peer) in results.peers.iter().enumerate() {
             let cell = &results.cells[w][p];
-            let name = if p == 0 { workload.name } else { "" };
+            if let Some(why) = &cell.unsupported {
+                match left_out.iter_mut().find(|(q, r, _)| *q == peer && r == why) {
+                    Some((_, _, names)) => names.push(workload.name),
+                    None => left_out.push((peer, why, vec![workload.name])),
+                }
+                continue;
+            }
+            let name = if std::mem::take(&mut first) { workload.name } else { "" };
             let median = cell.median().map_or("-".into(), |m| format!("{m:.1}"));
             let ratio = results
                 .ratio(w, p)
                 .map_or("-".into(), |r| format!("{r:.2}x"));
-            let mut notes = Vec::new();
-            if let Some(why) = &cell.unsupported {
-                notes.push(format!("unsupported: {why}"));
-            }
-            if !cell.failures.is_empty() {
-                notes.push(format!(
-                    "{} of {} runs failed: {}",
+            let notes = match cell.failures.first() {
+                Some(why) => format!(
+                    "{} of {} runs failed: {why}",
                     cell.failures.len(),
-                    cell.failures.len() + cell.samples.len(),
-                    cell.failures[0]
-                ));
-            }
+                    cell.failures.len() + cell.samples.len()
+                ),
+                None => String::new(),
+            };
             let line = format!(
-                "{name:<22} {:<12} {median:>12}  {:<16} {ratio:>8}  {}",
+                "{name:<22} {:<12} {median:>12}  {:<16} {ratio:>8}  {notes}",
                 peer.name(),
                 workload.unit,
-                notes.join("; ")
             );
             out += line.trim_end();
             out.push('\n');
+        }
+    }
+    if !left_out.is_empty() {
+        out += "\nnot run:\n";
+        for (peer, why, names) in left_out {
+            out += &format!("  {:<12} {}: {why}\n", peer.name(), names.join(", "));
         }
     }
     out

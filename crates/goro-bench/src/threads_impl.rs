@@ -9,15 +9,29 @@ use std::time::Instant;
 
 use crate::workloads::{Job, Outcome, Shape, ns_per};
 
-/// Threads spawned by `std`'s `spawn_join`: a million OS threads would take minutes, and the
-/// cost per thread is already stable at this size.
+/// Threads spawned by `spawn_join`: a million OS threads would take minutes, and the cost per
+/// thread is already stable at this size.
 const SPAWN_THREADS: usize = 10_000;
+
+/// Round trips of `pingpong_unbuffered`: each costs two OS context switches (about 20 µs on
+/// two loaded cores), so Go's million would take 20 s a run; the cost per round trip is stable
+/// long before.
+const PINGPONG_ROUNDTRIPS: usize = 100_000;
+
+/// `job`'s size capped at `cap` for OS threads, with a note on stderr when capped.
+fn capped(job: &Job, cap: usize) -> usize {
+    let n = job.n();
+    if n > cap {
+        eprintln!("{}: OS threads run {cap}, not {n}", job.workload.name);
+    }
+    n.min(cap)
+}
 
 /// Measures one workload with crossbeam-channel on OS threads.
 pub fn measure_crossbeam(job: &Job) -> Outcome {
     let n = job.n();
     match job.workload.shape {
-        Shape::PingPong => Outcome::Value(pingpong::<Crossbeam>(n)),
+        Shape::PingPong => Outcome::Value(pingpong::<Crossbeam>(capped(job, PINGPONG_ROUNDTRIPS))),
         Shape::ProdCons {
             cap,
             producers,
@@ -36,14 +50,8 @@ pub fn measure_crossbeam(job: &Job) -> Outcome {
 pub fn measure_std(job: &Job) -> Outcome {
     let n = job.n();
     match job.workload.shape {
-        Shape::PingPong => Outcome::Value(pingpong::<Std>(n)),
-        Shape::SpawnJoin => {
-            let threads = n.min(SPAWN_THREADS);
-            if threads < n {
-                eprintln!("spawn_join: std spawns {threads} threads, not {n}");
-            }
-            Outcome::Value(spawn_join(threads))
-        }
+        Shape::PingPong => Outcome::Value(pingpong::<Std>(capped(job, PINGPONG_ROUNDTRIPS))),
+        Shape::SpawnJoin => Outcome::Value(spawn_join(capped(job, SPAWN_THREADS))),
         Shape::ProdCons {
             cap,
             producers: 1,
@@ -54,7 +62,11 @@ pub fn measure_std(job: &Job) -> Outcome {
         }
         Shape::SelectRecv2 => Outcome::Unsupported("std's channels have no select".into()),
         Shape::Mutex { workers } => Outcome::Value(mutex::<std::sync::Mutex<usize>>(n, workers)),
-        Shape::Sieve => Outcome::Value(sieve::<Std>(n)),
+        Shape::Sieve => Outcome::Unsupported(
+            "std's channels are crossbeam-channel's design; see crossbeam for the OS-thread \
+             sieve (20 s a run)"
+                .into(),
+        ),
         Shape::Parked => Outcome::Unsupported(too_many_threads()),
     }
 }

@@ -23,7 +23,11 @@
 
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::AtomicUsize;
+#[cfg(not(loom))]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::thread::Thread;
@@ -125,6 +129,8 @@ impl Waiter {
             if let Some(case) = self.selected() {
                 return case;
             }
+            #[cfg(loom)]
+            loom::thread::yield_now();
             backoff.snooze();
         }
     }
@@ -183,8 +189,14 @@ pub(crate) fn park_current(reason: WaitReason, deadline: Option<Instant>) {
         runtime::park_goroutine(reason, deadline);
     } else {
         match deadline {
-            None => std::thread::park(),
-            Some(d) => std::thread::park_timeout(d.saturating_duration_since(Instant::now())),
+            None => {
+                let _blocked = runtime::thread_blocked();
+                std::thread::park();
+            }
+            Some(d) => {
+                runtime::thread_touched();
+                std::thread::park_timeout(d.saturating_duration_since(Instant::now()));
+            }
         }
     }
 }
@@ -211,7 +223,7 @@ pub(crate) fn current_waker() -> Waker {
     runtime::current_goroutine_waker().unwrap_or_else(|| THREAD_WAKER.with(Waker::clone))
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -250,5 +262,90 @@ mod tests {
         // SAFETY: claimed above.
         drop(unsafe { waiter.complete(5) });
         assert_eq!(waiter.abort(), Some(5));
+    }
+}
+
+/// loom models of the claim/complete/abort protocol: `RUSTFLAGS="--cfg loom" cargo test -p
+/// goro --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::AtomicUsize as Count;
+    use loom::sync::Arc as LArc;
+
+    /// A waker that counts wakes and drops, to check the waker is taken exactly once.
+    struct Probe {
+        wakes: Count,
+    }
+
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {
+            self.wakes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn probe() -> (Arc<Probe>, Waker) {
+        let p = Arc::new(Probe { wakes: Count::new(0) });
+        (p.clone(), Waker::from(p))
+    }
+
+    #[test]
+    fn loom_two_claimers_one_winner() {
+        loom::model(|| {
+            let (p, waker) = probe();
+            let w = LArc::new(Waiter::new(waker));
+            let wins = LArc::new(Count::new(0));
+            let peers: Vec<_> = (0..2)
+                .map(|case| {
+                    let (w, wins) = (w.clone(), wins.clone());
+                    loom::thread::spawn(move || {
+                        if w.try_claim(case) {
+                            wins.fetch_add(1, Ordering::SeqCst);
+                            // SAFETY: claimed just above.
+                            unsafe { w.complete(case) }.wake();
+                        }
+                    })
+                })
+                .collect();
+            peers.into_iter().for_each(|t| t.join().unwrap());
+            assert_eq!(wins.load(Ordering::SeqCst), 1);
+            assert!(w.selected().is_some());
+            assert_eq!(p.wakes.load(Ordering::SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn loom_abort_races_a_claim() {
+        loom::model(|| {
+            let (p, waker) = probe();
+            let w = LArc::new(Waiter::new(waker));
+            let peer = {
+                let w = w.clone();
+                loom::thread::spawn(move || {
+                    if w.try_claim(4) {
+                        // SAFETY: claimed just above.
+                        unsafe { w.complete(4) }.wake();
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            let aborted = w.abort();
+            let peer_won = peer.join().unwrap();
+            match aborted {
+                Some(case) => {
+                    assert!(peer_won);
+                    assert_eq!(case, 4);
+                    assert_eq!(w.selected(), Some(4));
+                }
+                None => assert!(!peer_won, "an abort that took effect excludes any claim"),
+            }
+            drop(w);
+            let wakes = p.wakes.load(Ordering::SeqCst);
+            assert_eq!(wakes, usize::from(peer_won));
+            // The waker was dropped exactly once: by the claimer's wake or by the waiter.
+            assert_eq!(Arc::strong_count(&p), 1);
+        });
     }
 }

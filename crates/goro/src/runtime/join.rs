@@ -9,6 +9,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use super::goroutine::GoroutineId;
 use super::worker::lock;
@@ -61,17 +62,42 @@ impl<T> JoinState<T> {
 
     fn wait(&self) -> thread::Result<T> {
         loop {
-            let mut inner = lock(&self.inner);
-            if let Some(result) = inner.result.take() {
+            if let Some(result) = self.wait_until(None) {
                 return result;
             }
-            let waiter = Waiter::current();
-            let mut entry = Entry::new(&waiter, 0, std::ptr::null_mut());
-            // SAFETY: `entry` stays in this frame until dropped, and `self` outlives it.
-            unsafe { entry.link(&mut inner.waiters, self) };
-            drop(inner);
-            waiter.wait(WaitReason::Join, None);
         }
+    }
+
+    /// Waits like `wait`, but every `every` asks `give_up`; `None` once it says yes.
+    pub(crate) fn wait_or(
+        &self,
+        every: Duration,
+        mut give_up: impl FnMut() -> bool,
+    ) -> Option<thread::Result<T>> {
+        loop {
+            if let Some(result) = self.wait_until(Some(Instant::now() + every)) {
+                return Some(result);
+            }
+            if give_up() {
+                return None;
+            }
+        }
+    }
+
+    /// One wait for the result, until `deadline`.
+    fn wait_until(&self, deadline: Option<Instant>) -> Option<thread::Result<T>> {
+        let mut inner = lock(&self.inner);
+        if let Some(result) = inner.result.take() {
+            return Some(result);
+        }
+        let waiter = Waiter::current();
+        let mut entry = Entry::new(&waiter, 0, std::ptr::null_mut());
+        // SAFETY: `entry` stays in this frame until dropped, and `self` outlives it.
+        unsafe { entry.link(&mut inner.waiters, self) };
+        drop(inner);
+        waiter.wait(WaitReason::Join, deadline);
+        drop(entry);
+        lock(&self.inner).result.take()
     }
 }
 

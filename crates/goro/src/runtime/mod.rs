@@ -9,11 +9,13 @@
 //! onto that goroutine's runtime, `go` from a plain thread onto the default runtime, which
 //! starts on first use and lives until the process exits.
 
+mod deadlock;
 mod dump;
 mod goroutine;
 mod join;
 mod registry;
 mod shutdown;
+mod sigquit;
 pub(crate) mod stack;
 mod timer;
 pub(crate) mod worker;
@@ -103,6 +105,9 @@ impl Shared {
         });
         let g = Arc::new(Goroutine::new(self.clone(), body, at));
         let handle = JoinHandle { id: g.id(), state };
+        if !on_goroutine() {
+            deadlock::touch();
+        }
         self.registry.insert(&g);
         if self.shutdown.load(Ordering::Acquire) {
             worker::abandon(&g);
@@ -112,7 +117,7 @@ impl Shared {
         handle
     }
 
-    fn dump(&self) -> Vec<GoroutineInfo> {
+    pub(crate) fn dump(&self) -> Vec<GoroutineInfo> {
         let mut all: Vec<GoroutineInfo> = self.registry.snapshot().iter().map(|g| dump::info(g)).collect();
         all.sort_by_key(|g| g.id);
         all
@@ -191,11 +196,26 @@ impl Runtime {
             "goro::run called inside a goroutine: it blocks the calling OS thread, which is a \
              worker here; use goro::go(f).join() inside goroutines instead"
         );
+        let _in_run = deadlock::InRun::new();
         let handle = self.shared.spawn(f, Location::caller());
-        match handle.join() {
-            Ok(v) => v,
-            Err(payload) => panic::resume_unwind(payload),
+        let mut detector = self.shared.detect_deadlocks.then(deadlock::Detector::new);
+        let outcome = handle.state.wait_or(deadlock::CHECK_EVERY, || {
+            detector.as_mut().is_some_and(deadlock::Detector::check)
+        });
+        match outcome {
+            Some(Ok(v)) => v,
+            Some(Err(payload)) => panic::resume_unwind(payload),
+            None => panic!("{}", self.deadlock_report()),
         }
+    }
+
+    /// Go's deadlock message followed by a dump of this runtime's goroutines.
+    fn deadlock_report(&self) -> String {
+        let mut report = String::from("all goroutines are asleep - deadlock!\n");
+        for g in self.shared.dump() {
+            report.push_str(&format!("\n{g}"));
+        }
+        report
     }
 
     /// The number of worker threads (Go's `runtime.GOMAXPROCS(0)`).
@@ -311,7 +331,7 @@ impl Builder {
     }
 
     /// Whether [`Runtime::run`] reports a deadlock instead of hanging (default on; see
-    /// [`run`](crate::run) for the rule).
+    /// [`run`](crate::run) for the exact rule).
     ///
     /// ```
     /// let rt = goro::Runtime::builder().detect_deadlocks(false).build().unwrap();
@@ -343,6 +363,8 @@ impl Builder {
             epoch: Instant::now(),
             spawn_rr: AtomicUsize::new(0),
         });
+        deadlock::register_runtime(&shared);
+        sigquit::install();
         let mut rt = Runtime {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
@@ -408,8 +430,26 @@ where
 /// Runs `f` as a goroutine on the default runtime, blocks the calling thread until it
 /// returns, and re-raises its panic. This is what `#[goro::main]` and `#[goro::test]` do.
 ///
+/// # Deadlocks
+/// Where Go would die with `fatal error: all goroutines are asleep - deadlock!`, `run`
+/// panics with a message that starts `all goroutines are asleep - deadlock!` followed by a
+/// dump of every goroutine (`goroutine 7 [chan receive]: spawned at src/main.rs:12:5`). It
+/// reports only when all of these hold, twice, 200 ms apart, with nothing having parked or
+/// woken in between:
+/// - every goroutine of every runtime is parked on a goro primitive (one blocked in a std
+///   lock or a system call counts as running);
+/// - no timer is pending anywhere (sleeps, timeouts, `after`, `tick`, context deadlines);
+/// - no plain OS thread could still act. A thread counts as able to act while it is alive
+///   if it has used goro (spawned, blocked on a goro primitive, armed a timer) or was
+///   started after this `run` began — unless it is blocked right now without a deadline on
+///   a goro primitive, or is itself inside `run`. Threads that existed before the run
+///   began and never used goro are assumed not to act: if such a thread holds a channel
+///   and will send later, build the runtime with
+///   [`Builder::detect_deadlocks(false)`](crate::Builder::detect_deadlocks).
+///
 /// # Panics
-/// Called from inside a goroutine, with a message saying so (it would block a worker).
+/// Called from inside a goroutine, with a message saying so (it would block a worker);
+/// on a deadlock, as above; and with the main goroutine's own panic.
 ///
 /// ```
 /// let v = goro::run(|| {
@@ -487,6 +527,17 @@ pub fn current_id() -> Option<GoroutineId> {
     with_current(|g| g.map(Goroutine::id))
 }
 
+/// Marks a plain thread as blocked on a goro primitive with no deadline, for the deadlock
+/// detector, for as long as the guard lives.
+pub(crate) fn thread_blocked() -> impl Drop {
+    deadlock::Blocked::new()
+}
+
+/// Records that a plain thread used goro, for the deadlock detector.
+pub(crate) fn thread_touched() {
+    deadlock::touch();
+}
+
 /// Whether the caller runs on a goroutine.
 pub(crate) fn on_goroutine() -> bool {
     with_current(|g| g.is_some())
@@ -543,6 +594,7 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
 /// default runtime from a plain thread.
 pub(crate) fn add_timer(when: Instant, waker: Waker) {
     let (shared, index) = with_local(|l| (l.shared.clone(), l.index)).unwrap_or_else(|| {
+        deadlock::touch();
         let shared = default_runtime().shared.clone();
         let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
         (shared, i)

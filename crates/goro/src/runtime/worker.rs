@@ -173,7 +173,8 @@ pub(crate) struct Local {
     pub(crate) index: usize,
     next: Option<Arc<Goroutine>>,
     next_streak: u32,
-    unstarted_turn: bool,
+    /// Whether the last pick outside `next` was an unstarted goroutine.
+    took_unstarted: bool,
     runq: VecDeque<Arc<Goroutine>>,
     stacks: StackPool,
     /// Goroutines started on this worker and not finished.
@@ -259,7 +260,7 @@ impl Local {
             index,
             next: None,
             next_streak: 0,
-            unstarted_turn: false,
+            took_unstarted: false,
             runq: VecDeque::new(),
             stacks,
             homed: 0,
@@ -314,6 +315,7 @@ impl Local {
         if let Some(g) = self.next.take() {
             if self.next_streak < NEXT_STREAK || (self.runq.is_empty() && g.is_started()) {
                 self.next_streak += 1;
+                self.took_unstarted = false;
                 return Some(g);
             }
             self.push_back(g);
@@ -321,13 +323,17 @@ impl Local {
         self.next_streak = 0;
         // Alternate between started and unstarted goroutines, so that a goroutine looping
         // on `yield_now` cannot starve a new one it waits for.
-        self.unstarted_turn = !self.unstarted_turn;
-        if self.unstarted_turn {
+        if !self.took_unstarted {
             if let Some(g) = self.me().pop_unstarted() {
+                self.took_unstarted = true;
                 return Some(g);
             }
         }
-        self.runq.pop_front().or_else(|| self.me().pop_unstarted())
+        self.took_unstarted = false;
+        self.runq.pop_front().or_else(|| {
+            self.took_unstarted = true;
+            self.me().pop_unstarted()
+        })
     }
 
     fn steal(&mut self) -> Option<Arc<Goroutine>> {
@@ -351,6 +357,7 @@ impl Local {
 /// The body of a worker thread.
 pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
     stack::prepare_thread();
+    super::deadlock::worker_thread(true);
     // Set once, before this worker's index is handed to anyone who could queue work here.
     let _ = shared.workers[index].thread.set(std::thread::current());
     let mut local = Box::new(Local::new(shared.clone(), index));
@@ -359,6 +366,7 @@ pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
         run(g);
     }
     LOCAL.with(|c| c.set(std::ptr::null_mut()));
+    super::deadlock::worker_thread(false);
 }
 
 /// Blocks until there is a goroutine to run; `None` once the runtime has shut down and
