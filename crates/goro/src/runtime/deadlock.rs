@@ -23,6 +23,7 @@
 //! register themselves only on their own slow paths.
 
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -196,11 +197,15 @@ fn asleep_fingerprint(baseline: &HashSet<i32>) -> Option<u64> {
         if rt.workers.iter().any(|w| w.has_live_timer()) {
             return None;
         }
-        for g in rt.registry.snapshot() {
+        let all_parked = rt.registry.visit(|g| {
             if g.sched.load(Ordering::SeqCst) != PARKED {
-                return None;
+                return ControlFlow::Break(());
             }
             print = print.wrapping_add(g.park_seq.load(Ordering::SeqCst)).rotate_left(1);
+            ControlFlow::Continue(())
+        });
+        if all_parked.is_break() {
+            return None;
         }
     }
     let live = live_tids()?;

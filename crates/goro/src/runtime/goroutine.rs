@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::join::Body;
 use super::stack::GoroStack;
 use super::{Shared, WaitReason};
 
@@ -46,11 +47,11 @@ pub(crate) enum Switch {
 }
 
 /// The body of a goroutine that has started: a coroutine on its own stack.
-pub(crate) type Body = Coroutine<(), Switch, (), GoroStack>;
+pub(crate) type Coro = Coroutine<(), Switch, (), GoroStack>;
 
 pub(crate) enum Task {
-    Unstarted(Box<dyn FnOnce() + Send>),
-    Started(Body),
+    Unstarted(Arc<dyn Body>),
+    Started(Coro),
     Finished,
 }
 
@@ -116,6 +117,8 @@ pub(crate) struct Goroutine {
     pub(crate) spawned_at: &'static Location<'static>,
     /// Counts parks; a timer armed for park `n` wakes only park `n`.
     pub(crate) park_seq: AtomicU64,
+    /// Its slot in the registry shard for its id.
+    pub(crate) registry_slot: AtomicUsize,
     status: Status,
     task: UnsafeCell<Task>,
     /// The coroutine's yielder while it runs; set by the coroutine itself.
@@ -126,14 +129,14 @@ pub(crate) struct Goroutine {
 // one that dequeued it before it started, its home worker after): see the module docs. The
 // rest is atomics and `Sync` data.
 unsafe impl Sync for Goroutine {}
-// SAFETY: as above; the `Task::Unstarted` closure is `Send`, and a started coroutine never
+// SAFETY: as above; the `Task::Unstarted` body is `Send`, and a started coroutine never
 // leaves its home worker even though the `Arc` holding it does.
 unsafe impl Send for Goroutine {}
 
 impl Goroutine {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        f: Box<dyn FnOnce() + Send>,
+        f: Arc<dyn Body>,
         spawned_at: &'static Location<'static>,
     ) -> Goroutine {
         let now = super::coarse_now();
@@ -144,6 +147,7 @@ impl Goroutine {
             shared,
             spawned_at,
             park_seq: AtomicU64::new(0),
+            registry_slot: AtomicUsize::new(usize::MAX),
             status: Status {
                 seq: AtomicU32::new(0),
                 tag: AtomicU8::new(0),
@@ -224,10 +228,17 @@ impl Goroutine {
             let since = s.since.load(Ordering::Relaxed);
             std::sync::atomic::fence(Ordering::Acquire);
             if before % 2 == 0 && s.seq.load(Ordering::Relaxed) == before {
-                // SAFETY: the seqlock read was consistent, so (ptr, len) is one `&'static str`
-                // published by `set_waiting`.
-                let text: &'static str = unsafe {
-                    std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr as *const u8, len))
+                let text: &'static str = if len == 0 {
+                    ""
+                } else {
+                    // SAFETY: the seqlock read was consistent, so (ptr, len) is one non-empty
+                    // `&'static str` published by `set_waiting`.
+                    unsafe {
+                        std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                            ptr as *const u8,
+                            len,
+                        ))
+                    }
                 };
                 return (WaitReason::decode(tag, text), since);
             }

@@ -1,11 +1,13 @@
 //! join: a goroutine's result and the handle that waits for it.
 //!
 //! `JoinState` holds the result once the goroutine ends (normally, by panic, or abandoned
-//! by a shutting-down runtime) and the queue of whoever waits for it. The goroutine's body
-//! owns a `Completion` that stores the result exactly once; if the body is dropped without
-//! running, the completion's `Drop` stores an error instead, so `join` never hangs.
+//! by a shutting-down runtime) and the queue of whoever waits for it. `Spawned` puts the
+//! goroutine's function and its `JoinState` in one allocation; its worker either runs the
+//! function or abandons it, and both store a result exactly once, so `join` never hangs.
 
 use std::any::Any;
+use std::cell::UnsafeCell;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -45,7 +47,7 @@ impl<T> JoinState<T> {
         }
     }
 
-    fn finish(&self, result: thread::Result<T>) {
+    pub(crate) fn finish(&self, result: thread::Result<T>) {
         let mut inner = lock(&self.inner);
         inner.result = Some(result);
         self.finished.store(true, Ordering::Release);
@@ -101,28 +103,82 @@ impl<T> JoinState<T> {
     }
 }
 
-/// Stores the goroutine's result exactly once, or an error if it never ran.
-pub(crate) struct Completion<T>(Option<Arc<JoinState<T>>>);
+/// A goroutine's function and its result, in one allocation shared by the goroutine (as
+/// `dyn Body`) and its `JoinHandle` (as `dyn AsJoinState`).
+pub(crate) struct Spawned<F, T> {
+    f: UnsafeCell<Option<F>>,
+    state: JoinState<T>,
+}
 
-impl<T> Completion<T> {
-    pub(crate) fn new(state: Arc<JoinState<T>>) -> Completion<T> {
-        Completion(Some(state))
+// SAFETY: `f` is taken exactly once, by the worker that owns the goroutine (`run` or
+// `abandon`, see `Body`); everything else is behind the state's lock.
+unsafe impl<F: Send, T: Send> Sync for Spawned<F, T> {}
+
+impl<F, T> Spawned<F, T> {
+    pub(crate) fn new(f: F) -> Spawned<F, T> {
+        Spawned {
+            f: UnsafeCell::new(Some(f)),
+            state: JoinState::new(),
+        }
     }
 
-    pub(crate) fn complete(mut self, result: thread::Result<T>) {
-        if let Some(state) = self.0.take() {
-            state.finish(result);
+    /// Takes the function.
+    ///
+    /// # Safety
+    /// Called once, by the worker that owns the goroutine.
+    unsafe fn take(&self) -> Option<F> {
+        // SAFETY: exclusive per the contract.
+        unsafe { (*self.f.get()).take() }
+    }
+}
+
+/// What a worker does with a goroutine's function.
+pub(crate) trait Body: Send + Sync {
+    /// Runs the function and stores its result or panic.
+    ///
+    /// # Safety
+    /// Called at most once in total with `abandon`, by the worker that owns the goroutine.
+    unsafe fn run(&self);
+
+    /// Drops the function unrun; its `join` reports that it never ran.
+    ///
+    /// # Safety
+    /// As for `run`.
+    unsafe fn abandon(&self);
+}
+
+impl<F, T> Body for Spawned<F, T>
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    unsafe fn run(&self) {
+        // SAFETY: forwarded contract.
+        if let Some(f) = unsafe { self.take() } {
+            let result = panic::catch_unwind(AssertUnwindSafe(f));
+            self.state.finish(result);
+        }
+    }
+
+    unsafe fn abandon(&self) {
+        // SAFETY: forwarded contract.
+        if let Some(f) = unsafe { self.take() } {
+            drop(f);
+            let payload: Box<dyn Any + Send> =
+                Box::new("goroutine never ran: its runtime shut down or it could not get a stack");
+            self.state.finish(Err(payload));
         }
     }
 }
 
-impl<T> Drop for Completion<T> {
-    fn drop(&mut self) {
-        if let Some(state) = self.0.take() {
-            let payload: Box<dyn Any + Send> =
-                Box::new("goroutine never ran: its runtime shut down or it could not get a stack");
-            state.finish(Err(payload));
-        }
+/// The join side of a `Spawned`, without its function type.
+pub(crate) trait AsJoinState<T>: Send + Sync {
+    fn join_state(&self) -> &JoinState<T>;
+}
+
+impl<F: Send, T: Send> AsJoinState<T> for Spawned<F, T> {
+    fn join_state(&self) -> &JoinState<T> {
+        &self.state
     }
 }
 
@@ -140,7 +196,7 @@ impl<T> Drop for Completion<T> {
 /// ```
 pub struct JoinHandle<T> {
     pub(crate) id: GoroutineId,
-    pub(crate) state: Arc<JoinState<T>>,
+    pub(crate) spawned: Arc<dyn AsJoinState<T>>,
 }
 
 impl<T> JoinHandle<T> {
@@ -153,7 +209,7 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(h.join().unwrap(), "done");
     /// ```
     pub fn join(self) -> thread::Result<T> {
-        self.state.wait()
+        self.spawned.join_state().wait()
     }
 
     /// The goroutine's id.
@@ -177,7 +233,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.state.finished.load(Ordering::Acquire)
+        self.spawned.join_state().finished.load(Ordering::Acquire)
     }
 }
 

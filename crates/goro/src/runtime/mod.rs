@@ -20,7 +20,7 @@ pub(crate) mod stack;
 mod timer;
 pub(crate) mod worker;
 
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, Location};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
@@ -31,7 +31,7 @@ pub use goroutine::GoroutineId;
 pub use join::JoinHandle;
 
 use goroutine::{Goroutine, Switch, NOTIFIED, RUNNING};
-use join::{Completion, JoinState};
+use join::Spawned;
 use registry::Registry;
 use shutdown::RuntimeShutdown;
 use timer::TimerAction;
@@ -97,14 +97,12 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let state = Arc::new(JoinState::new());
-        let completion = Completion::new(state.clone());
-        let body = Box::new(move || {
-            let result = panic::catch_unwind(AssertUnwindSafe(f));
-            completion.complete(result);
-        });
-        let g = Arc::new(Goroutine::new(self.clone(), body, at));
-        let handle = JoinHandle { id: g.id(), state };
+        let spawned = Arc::new(Spawned::new(f));
+        let g = Arc::new(Goroutine::new(self.clone(), spawned.clone(), at));
+        let handle = JoinHandle {
+            id: g.id(),
+            spawned,
+        };
         if !on_goroutine() {
             deadlock::touch();
         }
@@ -197,9 +195,10 @@ impl Runtime {
              worker here; use goro::go(f).join() inside goroutines instead"
         );
         let _in_run = deadlock::InRun::new();
-        let handle = self.shared.spawn(f, Location::caller());
+        // The detector's view of which threads existed must predate the main goroutine.
         let mut detector = self.shared.detect_deadlocks.then(deadlock::Detector::new);
-        let outcome = handle.state.wait_or(deadlock::CHECK_EVERY, || {
+        let handle = self.shared.spawn(f, Location::caller());
+        let outcome = handle.spawned.join_state().wait_or(deadlock::CHECK_EVERY, || {
             detector.as_mut().is_some_and(deadlock::Detector::check)
         });
         match outcome {

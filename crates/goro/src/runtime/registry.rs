@@ -1,37 +1,22 @@
 //! registry: every live goroutine of a runtime, for dumps, shutdown and the deadlock
 //! detector. Sharded by goroutine id so spawning and finishing on different workers rarely
-//! meet on one lock. A goroutine is registered before it is queued and removed when it
-//! finishes or is abandoned; the registry's `Arc` keeps a parked goroutine alive.
+//! meet on one lock; each shard is a slab, and a goroutine remembers its slot, so insert and
+//! remove are O(1) without hashing. A goroutine is registered before it is queued and
+//! removed when it finishes or is abandoned; the registry's `Arc` keeps a parked goroutine
+//! alive.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::goroutine::Goroutine;
 use super::worker::lock;
 
-/// Ids are unique integers: use them as their own hash.
 #[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+struct Shard {
+    slots: Vec<Option<Arc<Goroutine>>>,
+    free: Vec<usize>,
 }
-
-type Shard = HashMap<u64, Arc<Goroutine>, BuildHasherDefault<IdHasher>>;
 
 pub(crate) struct Registry {
     shards: Box<[Mutex<Shard>]>,
@@ -53,11 +38,31 @@ impl Registry {
 
     pub(crate) fn insert(&self, g: &Arc<Goroutine>) {
         self.live.fetch_add(1, Ordering::Relaxed);
-        lock(self.shard(g)).insert(g.id().as_u64(), g.clone());
+        let mut shard = lock(self.shard(g));
+        let slot = match shard.free.pop() {
+            Some(i) => {
+                shard.slots[i] = Some(g.clone());
+                i
+            }
+            None => {
+                shard.slots.push(Some(g.clone()));
+                shard.slots.len() - 1
+            }
+        };
+        g.registry_slot.store(slot, Ordering::Relaxed);
     }
 
     pub(crate) fn remove(&self, g: &Goroutine) {
-        if lock(self.shard(g)).remove(&g.id().as_u64()).is_some() {
+        let slot = g.registry_slot.load(Ordering::Relaxed);
+        let mut shard = lock(self.shard(g));
+        let taken = shard
+            .slots
+            .get_mut(slot)
+            .filter(|s| s.as_ref().is_some_and(|s| std::ptr::eq(&**s, g)))
+            .and_then(Option::take);
+        if taken.is_some() {
+            shard.free.push(slot);
+            drop(shard);
             self.live.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -67,12 +72,23 @@ impl Registry {
         self.live.load(Ordering::Relaxed)
     }
 
+    /// Visits live goroutines, shard by shard, until `f` breaks.
+    pub(crate) fn visit<B>(&self, mut f: impl FnMut(&Arc<Goroutine>) -> ControlFlow<B>) -> ControlFlow<B> {
+        for shard in self.shards.iter() {
+            for g in lock(shard).slots.iter().flatten() {
+                f(g)?;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     /// Every live goroutine, in no particular order.
     pub(crate) fn snapshot(&self) -> Vec<Arc<Goroutine>> {
         let mut all = Vec::with_capacity(self.len());
-        for shard in self.shards.iter() {
-            all.extend(lock(shard).values().cloned());
-        }
+        let _ = self.visit(|g| {
+            all.push(g.clone());
+            ControlFlow::<()>::Continue(())
+        });
         all
     }
 }

@@ -38,7 +38,7 @@ use super::{coarse_now, Shared};
 
 const NEXT_STREAK: u32 = 32;
 const TIMER_CHECK_INTERVAL: u64 = 16;
-const SPIN_ROUNDS: u32 = 32;
+const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(50);
 const NO_TIMER: u64 = u64::MAX;
 
 /// The part of a worker other threads reach.
@@ -404,17 +404,23 @@ fn find_runnable(shared: &Shared, index: usize) -> Option<Arc<Goroutine>> {
     }
 }
 
-/// Looks for work for a short while before sleeping.
+/// Looks for work for up to `SPIN_FOR` before sleeping: a sleep and wake-up costs two
+/// system calls, far more than a short spin when work arrives in bursts.
 fn spin(shared: &Shared) -> Option<Arc<Goroutine>> {
     shared.spinning.fetch_add(1, Ordering::SeqCst);
     let backoff = Backoff::new();
+    let start = Instant::now();
     let mut found = None;
-    for _ in 0..SPIN_ROUNDS {
+    while start.elapsed() < SPIN_FOR {
         if let Some(g) = with_local(|l| l.find_local().or_else(|| l.steal())).flatten() {
             found = Some(g);
             break;
         }
-        backoff.snooze();
+        if backoff.is_completed() {
+            std::thread::yield_now();
+        } else {
+            backoff.spin();
+        }
     }
     shared.spinning.fetch_sub(1, Ordering::SeqCst);
     found
@@ -501,7 +507,8 @@ fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
         // SAFETY: `gp` is the goroutine running this coroutine; its `Arc` is held by the
         // worker while the coroutine runs.
         unsafe { (*(gp as *const Goroutine)).set_yielder(yielder) };
-        f();
+        // SAFETY: the body runs once, here, on the goroutine's home worker.
+        unsafe { f.run() };
     }));
     with_local(|l| l.homed += 1);
     true
@@ -567,10 +574,13 @@ pub(crate) fn abandon(g: &Arc<Goroutine>) {
 }
 
 fn end_unstarted(g: &Arc<Goroutine>, task: &mut Task) {
-    let closure = std::mem::replace(task, Task::Finished);
+    let unstarted = std::mem::replace(task, Task::Finished);
     g.sched.store(DONE, Ordering::Release);
     g.shared.forget(g);
-    drop(closure);
+    if let Task::Unstarted(body) = unstarted {
+        // SAFETY: the body was never run, and this worker owns the goroutine.
+        unsafe { body.abandon() };
+    }
 }
 
 /// Gives up on a goroutine homed here that would not finish during shutdown: its stack is
