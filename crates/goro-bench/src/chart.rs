@@ -1,5 +1,6 @@
 //! The SVG chart of a comparison (`bench/results.svg`): grouped bars on a logarithmic y axis,
-//! one group per workload, one bar per peer, each bar the peer's median in the workload's unit.
+//! one group per workload, one bar per peer, each bar the peer's median in the workload's unit;
+//! a red cross marks a peer whose every run failed.
 
 use std::error::Error;
 use std::path::Path;
@@ -7,8 +8,8 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::Runtime;
 use crate::compare::{Peer, Results};
+use crate::Runtime;
 
 const SIZE: (u32, u32) = (1280, 720);
 
@@ -34,7 +35,11 @@ pub fn draw(results: &Results, subtitle: &str, path: &Path) -> Result<(), Box<dy
             [(x, 66), (x + 14, 80)],
             color(peer).filled(),
         ))?;
-        header.draw(&Text::new(name, (x + 20, 66), ("sans-serif", 15).into_font()))?;
+        header.draw(&Text::new(
+            name,
+            (x + 20, 66),
+            ("sans-serif", 15).into_font(),
+        ))?;
         x += 20 + 9 * name.len() as i32 + 24;
     }
 
@@ -62,16 +67,29 @@ pub fn draw(results: &Results, subtitle: &str, path: &Path) -> Result<(), Box<dy
         .draw()?;
 
     let width = 0.8 / results.peers.len().max(1) as f64;
+    let slot = |w: usize, p: usize| w as f64 + 0.1 + p as f64 * width;
     for (p, &peer) in results.peers.iter().enumerate() {
         let bars = results.cells.iter().enumerate().filter_map(|(w, cells)| {
             let m = cells[p].median().filter(|&m| m > 0.0)?;
-            let x0 = w as f64 + 0.1 + p as f64 * width;
             Some(Rectangle::new(
-                [(x0, low), (x0 + width * 0.9, m)],
+                [(slot(w, p), low), (slot(w, p) + width * 0.9, m)],
                 color(peer).filled(),
             ))
         });
         chart.draw_series(bars)?;
+    }
+    // A red cross where every run of a peer failed.
+    let cross = ("sans-serif", 22)
+        .into_font()
+        .color(&RED)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
+    for (w, cells) in results.cells.iter().enumerate() {
+        for (p, cell) in cells.iter().enumerate() {
+            if cell.samples.is_empty() && !cell.failures.is_empty() {
+                let at = (slot(w, p) + width * 0.45, low);
+                chart.draw_series(std::iter::once(Text::new("x", at, cross.clone())))?;
+            }
+        }
     }
 
     // Workload names under each group, split at the first '_', with the unit below.
@@ -80,7 +98,11 @@ pub fn draw(results: &Results, subtitle: &str, path: &Path) -> Result<(), Box<dy
     for (w, workload) in results.workloads.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(w as f64 + 0.5, low));
         let (head, tail) = workload.name.split_once('_').unwrap_or((workload.name, ""));
-        let lines = [(head, BLACK), (tail, BLACK), (workload.unit, RGBColor(110, 110, 110))];
+        let lines = [
+            (head, BLACK),
+            (tail, BLACK),
+            (workload.unit, RGBColor(110, 110, 110)),
+        ];
         for (i, (text, colour)) in lines.into_iter().enumerate() {
             let style = label.clone().color(&colour).pos(centred);
             root.draw(&Text::new(text, (px, py + 8 + 17 * i as i32), style))?;

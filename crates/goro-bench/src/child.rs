@@ -2,16 +2,18 @@
 //! an out-of-memory death in a peer is reported instead of taking the harness down; and
 //! reading the child's `name value unit` line back.
 
+use std::any::Any;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::Runtime;
 use crate::workloads::{Job, Outcome};
+use crate::Runtime;
 
-/// The time limit for a child started by a measurement itself (may's `parked_*`).
-const NESTED_TIMEOUT: Duration = Duration::from_secs(300);
+/// The time limit for a child started by a measurement itself (may's `spawn_join` and
+/// `parked_*`).
+const NESTED_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a finished (or killed) child left behind.
 pub struct Finished {
@@ -28,6 +30,9 @@ pub struct Finished {
 /// that grandchildren go too.
 pub fn run(mut cmd: Command, limit: Duration) -> std::io::Result<Finished> {
     let mut child = cmd
+        // A backtrace taken while out of memory can hang the child instead of ending it; run
+        // the single command by hand to see one.
+        .env("RUST_BACKTRACE", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -94,27 +99,58 @@ pub fn outcome(finished: &Finished, name: &str, limit: Duration) -> Outcome {
         let mut fields = line.split_whitespace();
         (fields.next() == Some(name)).then(|| fields.next()?.parse::<f64>().ok())?
     });
-    let last_words = || {
-        finished
-            .stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    };
+    let last_line = finished
+        .stderr
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
     match (finished.status, value) {
         (Some(status), Some(v)) if status.success() => Outcome::Value(v),
         (Some(status), None) if status.success() => {
-            let said = last_words();
-            let reason = said.split_once(UNSUPPORTED).map_or(said.as_str(), |(_, r)| r);
+            let reason = last_line
+                .split_once(UNSUPPORTED)
+                .map_or(last_line, |(_, r)| r);
             Outcome::Unsupported(reason.to_string())
         }
-        (Some(status), _) => Outcome::Failed(format!("{status}: {}", last_words())),
+        (Some(status), _) => Outcome::Failed(
+            explanation(&finished.stderr)
+                .map_or_else(|| format!("{status}: {last_line}"), str::to_string),
+        ),
         (None, _) => Outcome::Failed(format!("killed after {} s", limit.as_secs())),
     }
 }
+
+/// What a failed child said about its failure: the first Rust panic's message, else the
+/// reason on a `failed` line (a child's own report of a failure in its child), else Go's
+/// `panic:` or `fatal error:` line.
+fn explanation(stderr: &str) -> Option<&str> {
+    let rust_panic = stderr
+        .lines()
+        .skip_while(|l| !l.contains(" panicked at "))
+        .nth(1);
+    let go_panic = || {
+        stderr
+            .lines()
+            .find(|l| l.starts_with("panic: ") || l.starts_with("fatal error: "))
+    };
+    rust_panic
+        .or_else(|| stderr.lines().find_map(|l| Some(l.split_once(FAILED)?.1)))
+        .or_else(go_panic)
+        .map(str::trim)
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// What single-workload mode prints on stderr before the reason a runtime failed a workload.
+pub const FAILED: &str = " failed: ";
 
 /// What single-workload mode prints on stderr before the reason a runtime skips a workload.
 pub const UNSUPPORTED: &str = " unsupported: ";

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::workloads::{Job, Outcome, Workload};
-use crate::{Runtime, chart, child};
+use crate::{chart, child, Runtime};
 
-/// The repository root, where `bench/` goes.
+/// The repository root, where `bench/` goes and `../shared/anchors/go` is found.
 const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// One side of the comparison: the Go anchors or a Rust runtime.
@@ -63,6 +63,13 @@ pub struct Options {
     pub peers: Vec<Peer>,
     /// The workloads to run.
     pub workloads: Vec<&'static Workload>,
+    /// Where `results.json` and `results.svg` go.
+    pub out_dir: PathBuf,
+}
+
+/// `bench/` in the repository root.
+pub fn default_out_dir() -> PathBuf {
+    Path::new(REPO_ROOT).join("bench")
 }
 
 /// Everything one peer produced on one workload.
@@ -74,6 +81,10 @@ pub struct Cell {
     pub failures: Vec<String>,
     /// Why the peer does not run this workload, when it does not.
     pub unsupported: Option<String>,
+    /// Whether a run hit the time limit; later rounds skip the cell rather than wait again.
+    pub timed_out: bool,
+    /// What successful runs said on stderr (such as a size cap), once each.
+    pub remarks: Vec<String>,
 }
 
 impl Cell {
@@ -145,7 +156,7 @@ pub fn run(options: &Options) -> ExitCode {
         for (w, &workload) in results.workloads.iter().enumerate() {
             for (p, &peer) in results.peers.iter().enumerate() {
                 let cell = &mut results.cells[w][p];
-                if cell.unsupported.is_some() {
+                if cell.unsupported.is_some() || cell.timed_out {
                     continue;
                 }
                 let job = Job {
@@ -162,7 +173,15 @@ pub fn run(options: &Options) -> ExitCode {
                     (Peer::Rust(runtime), _) => child::self_command(runtime, &job),
                 };
                 let t = Instant::now();
-                let outcome = measure(cmd, workload, options.timeout);
+                let (outcome, finished) = measure(cmd, workload, options.timeout);
+                cell.timed_out = finished.as_ref().is_some_and(|f| f.status.is_none());
+                if let (Outcome::Value(_), Some(f)) = (&outcome, &finished) {
+                    for remark in f.stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                        if !cell.remarks.iter().any(|r| r == remark) {
+                            cell.remarks.push(remark.to_string());
+                        }
+                    }
+                }
                 let progress = match &outcome {
                     Outcome::Value(v) => format!("{v:.1} {}", workload.unit),
                     Outcome::Unsupported(why) => format!("unsupported: {why}"),
@@ -186,8 +205,8 @@ pub fn run(options: &Options) -> ExitCode {
     let _ = std::fs::remove_dir_all(&scratch);
 
     print!("{}", table(&results));
-    let out_dir = Path::new(REPO_ROOT).join("bench");
-    let written = std::fs::create_dir_all(&out_dir)
+    let out_dir = &options.out_dir;
+    let written = std::fs::create_dir_all(out_dir)
         .map_err(|e| e.to_string())
         .and_then(|()| {
             let json = out_dir.join("results.json");
@@ -217,12 +236,19 @@ pub fn run(options: &Options) -> ExitCode {
 }
 
 /// Runs one child measurement in a process group of its own, so that a timeout kills any
-/// grandchild too.
-fn measure(mut cmd: Command, workload: &Workload, limit: Duration) -> Outcome {
+/// grandchild too; also hands back what the child left, when it could be started.
+fn measure(
+    mut cmd: Command,
+    workload: &Workload,
+    limit: Duration,
+) -> (Outcome, Option<child::Finished>) {
     cmd.process_group(0);
     match child::run(cmd, limit) {
-        Ok(finished) => child::outcome(&finished, workload.name, limit),
-        Err(e) => Outcome::Failed(format!("cannot start: {e}")),
+        Ok(finished) => (
+            child::outcome(&finished, workload.name, limit),
+            Some(finished),
+        ),
+        Err(e) => (Outcome::Failed(format!("cannot start: {e}")), None),
     }
 }
 
@@ -246,7 +272,10 @@ fn build_anchors(scratch: &Path) -> Result<PathBuf, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(REPO_ROOT).join("../shared/anchors/go"));
     if !dir.join("main.go").is_file() {
-        return Err(format!("no anchors at {} (set GORO_ANCHORS)", dir.display()));
+        return Err(format!(
+            "no anchors at {} (set GORO_ANCHORS)",
+            dir.display()
+        ));
     }
     std::fs::create_dir_all(scratch).map_err(|e| e.to_string())?;
     let bin = scratch.join("anchors");
@@ -271,16 +300,14 @@ fn build_anchors(scratch: &Path) -> Result<PathBuf, String> {
 /// The report printed on stdout: one row per workload and peer that ran it, then the
 /// combinations left out and why.
 fn table(results: &Results) -> String {
-    let base = results.baseline.map_or("-", Peer::name);
+    let ratio_header = results
+        .baseline
+        .map_or("ratio".into(), |b| format!("vs {}", b.name()));
     let mut out = format!(
-        "\n{:<22} {:<12} {:>12}  {:<16} {:>8}  notes\n",
-        "workload",
-        "peer",
-        "median",
-        "unit",
-        format!("vs {base}")
+        "\n{:<22} {:<12} {:>12}  {:<16} {ratio_header:>8}  notes\n",
+        "workload", "peer", "median", "unit",
     );
-    // (peer, reason) -> workloads, in first-seen order.
+    // (peer, reason) -> workloads; listed in peer order, then first-seen order.
     let mut left_out: Vec<(Peer, &str, Vec<&str>)> = Vec::new();
     for (w, workload) in results.workloads.iter().enumerate() {
         let mut first = true;
@@ -293,19 +320,24 @@ fn table(results: &Results) -> String {
                 }
                 continue;
             }
-            let name = if std::mem::take(&mut first) { workload.name } else { "" };
+            let name = if std::mem::take(&mut first) {
+                workload.name
+            } else {
+                ""
+            };
             let median = cell.median().map_or("-".into(), |m| format!("{m:.1}"));
             let ratio = results
                 .ratio(w, p)
                 .map_or("-".into(), |r| format!("{r:.2}x"));
-            let notes = match cell.failures.first() {
-                Some(why) => format!(
+            let mut notes = cell.remarks.clone();
+            if let Some(why) = cell.failures.first() {
+                notes.push(format!(
                     "{} of {} runs failed: {why}",
                     cell.failures.len(),
                     cell.failures.len() + cell.samples.len()
-                ),
-                None => String::new(),
-            };
+                ));
+            }
+            let notes = notes.join("; ");
             let line = format!(
                 "{name:<22} {:<12} {median:>12}  {:<16} {ratio:>8}  {notes}",
                 peer.name(),
@@ -316,6 +348,7 @@ fn table(results: &Results) -> String {
         }
     }
     if !left_out.is_empty() {
+        left_out.sort_by_key(|(peer, _, _)| results.peers.iter().position(|p| p == peer));
         out += "\nnot run:\n";
         for (peer, why, names) in left_out {
             out += &format!("  {:<12} {}: {why}\n", peer.name(), names.join(", "));
@@ -342,6 +375,7 @@ fn to_json(results: &Results, options: &Options) -> Value {
                         "ratio": results.ratio(w, p),
                         "samples": cell.samples,
                         "failures": cell.failures,
+                        "remarks": cell.remarks,
                         "unsupported": cell.unsupported,
                     });
                     (peer.name().to_string(), entry)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use goro::sync::{Mutex, WaitGroup};
 use goro::{chan, go, select};
 
-use crate::workloads::{Job, Outcome, Shape, bytes_per, ns_per, rss_kib};
+use crate::workloads::{bytes_per, ns_per, rss_kib, Job, Outcome, Shape};
 
 /// Measures one workload.
 pub fn measure(job: &Job) -> Outcome {
@@ -101,10 +101,11 @@ fn select_recv(n: usize) -> f64 {
     }
     let t = Instant::now();
     for _ in 0..(n / 2) * 2 {
-        select! {
-            recv(&a) -> _ => {},
-            recv(&b) -> _ => {},
-        }
+        let got = select! {
+            recv(&a) -> v => v,
+            recv(&b) -> v => v,
+        };
+        got.expect("select_recv2: main holds both channels open");
     }
     ns_per(t.elapsed(), n)
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! goro-bench [--runtime NAME] [--quick] [WORKLOAD]
-//! goro-bench compare [--rounds N] [--quick] [--timeout SECS] [--peers LIST] [WORKLOAD...]
+//! goro-bench compare [--rounds N] [--quick] [--timeout SECS] [--peers LIST] [--out DIR]
+//!                    [WORKLOAD...]
 //! ```
 //!
 //! The first form prints one `name value unit` line per workload, exactly like the Go anchors
@@ -32,13 +33,16 @@ use workloads::{Job, Outcome, Workload};
 const USAGE: &str = "\
 usage:
   goro-bench [--runtime NAME] [--quick] [WORKLOAD]
-  goro-bench compare [--rounds N] [--quick] [--timeout SECS] [--peers LIST] [WORKLOAD...]
+  goro-bench compare [--rounds N] [--quick] [--timeout SECS] [--peers LIST] [--out DIR]
+                     [WORKLOAD...]
 
   --runtime NAME   goro (default), tokio, may, crossbeam, std, parking_lot
   --quick          small sizes for smoke runs (numbers not comparable; Go keeps its sizes)
   --rounds N       compare: rounds of alternating runs, median taken (default 3, quick 1)
   --timeout SECS   compare: limit per child run (default 120)
   --peers LIST     compare: comma-separated subset of go and the runtimes (default all)
+  --out DIR        compare: where results.json and results.svg go (default bench/ in the
+                   repository root)
 
 workloads: pingpong_unbuffered spawn_join spsc_buffered100 mpmc_unbuffered_4x4
   mpmc_buffered100_4x4 select_recv2 mutex_4 parked_100k sieve_2000 (all when none is named),
@@ -143,6 +147,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
     let mut rounds = None;
     let mut timeout = Duration::from_secs(120);
     let mut peers = None;
+    let mut out = None;
     let mut named = Vec::new();
     let mut rest = args.iter().skip(usize::from(comparing));
     while let Some(arg) = rest.next() {
@@ -156,8 +161,8 @@ fn parse(args: &[String]) -> Result<Command, String> {
             "--quick" => quick = true,
             "--runtime" if !comparing => {
                 let name = value()?;
-                runtime = Runtime::from_name(&name)
-                    .ok_or_else(|| format!("unknown runtime {name:?}"))?;
+                runtime =
+                    Runtime::from_name(&name).ok_or_else(|| format!("unknown runtime {name:?}"))?;
             }
             "--rounds" if comparing => {
                 rounds = Some(
@@ -179,10 +184,10 @@ fn parse(args: &[String]) -> Result<Command, String> {
                 let list = value()?;
                 peers = Some(list.split(',').map(str::to_string).collect::<Vec<_>>());
             }
+            "--out" if comparing => out = Some(std::path::PathBuf::from(value()?)),
             flag if flag.starts_with('-') => return Err(format!("unknown option {flag}")),
-            name => named.push(
-                workloads::find(name).ok_or_else(|| format!("unknown workload {name:?}"))?,
-            ),
+            name => named
+                .push(workloads::find(name).ok_or_else(|| format!("unknown workload {name:?}"))?),
         }
     }
     if !comparing && named.len() > 1 {
@@ -210,6 +215,7 @@ fn parse(args: &[String]) -> Result<Command, String> {
         quick,
         timeout,
         peers,
+        out_dir: out.unwrap_or_else(compare::default_out_dir),
         workloads: named,
     }))
 }
@@ -228,7 +234,12 @@ fn measure(runtime: Runtime, quick: bool, workloads: &[&'static Workload]) -> Ex
             ),
             Outcome::Failed(why) => {
                 failed = true;
-                eprintln!("{} on {}: failed: {why}", workload.name, runtime.name());
+                eprintln!(
+                    "{} on {}:{}{why}",
+                    workload.name,
+                    runtime.name(),
+                    child::FAILED
+                );
             }
         }
     }

@@ -1,17 +1,18 @@
 //! The anchor workloads that `may` can express: coroutines for goroutines, `may::sync`'s
 //! channels, `WaitGroup` and `Mutex`. may's channels are all unbounded, so the workloads whose
 //! meaning rests on a capacity (producer/consumer, select over buffered channels, the sieve's
-//! rendezvous pipeline) are reported unsupported. may tends to die with ENOMEM around 100k
-//! parked coroutines (each stack is its own mapping), so `parked_*` always runs in a child
-//! process and a death there is reported as a failure.
+//! rendezvous pipeline) are reported unsupported. may dies with ENOMEM once some 30k
+//! coroutines are alive at once (each stack is a mapping of its own, and `vm.max_map_count` is
+//! 65530 by default), so the workloads that hold many at once, `spawn_join` and `parked_*`,
+//! always run in a child process, and a death there is reported as a failure.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use may::sync::{Mutex, WaitGroup, mpmc, mpsc};
+use may::sync::{mpmc, mpsc, Mutex, WaitGroup};
 
 use crate::child;
-use crate::workloads::{Job, Outcome, Shape, bytes_per, ns_per, rss_kib, worker_threads};
+use crate::workloads::{bytes_per, ns_per, rss_kib, worker_threads, Job, Outcome, Shape};
 
 /// Set in the child process that runs a `parked_*` workload in-process.
 const IN_CHILD_ENV: &str = "GORO_BENCH_MAY_IN_CHILD";
@@ -19,15 +20,16 @@ const IN_CHILD_ENV: &str = "GORO_BENCH_MAY_IN_CHILD";
 /// Measures one workload.
 pub fn measure(job: &Job) -> Outcome {
     let n = job.n();
+    let in_child = std::env::var_os(IN_CHILD_ENV).is_some();
     may::config().set_workers(worker_threads());
     match job.workload.shape {
         Shape::PingPong => on_coroutine(move || pingpong(n)),
-        Shape::SpawnJoin => on_coroutine(move || spawn(n)),
         Shape::Mutex { workers } => on_coroutine(move || mutex(n, workers)),
-        Shape::Parked if std::env::var_os(IN_CHILD_ENV).is_some() => {
-            on_coroutine(move || parked(n))
+        Shape::SpawnJoin | Shape::Parked if !in_child => {
+            child::measure_in_child(crate::Runtime::May, job, IN_CHILD_ENV)
         }
-        Shape::Parked => child::measure_in_child(crate::Runtime::May, job, IN_CHILD_ENV),
+        Shape::SpawnJoin => on_coroutine(move || spawn(n)),
+        Shape::Parked => on_coroutine(move || parked(n)),
         Shape::ProdCons { .. } | Shape::SelectRecv2 => Outcome::Unsupported(
             "may's channels are unbounded: no capacity to rendezvous or block on".into(),
         ),
@@ -37,9 +39,13 @@ pub fn measure(job: &Job) -> Outcome {
     }
 }
 
-/// Runs a workload's body in a coroutine and waits for its result.
+/// Runs a workload's body in a coroutine and waits for its result; a panic (may panics when
+/// it cannot map a stack) becomes a failure.
 fn on_coroutine(body: impl FnOnce() -> f64 + Send + 'static) -> Outcome {
-    Outcome::Value(may::go!(body).join().expect("workload coroutine panicked"))
+    match may::go!(body).join() {
+        Ok(v) => Outcome::Value(v),
+        Err(panic) => Outcome::Failed(child::panic_message(&*panic)),
+    }
 }
 
 // Unbounded channels: each side waits for the other's reply, so at most one value is ever in

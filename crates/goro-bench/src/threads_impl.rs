@@ -1,13 +1,15 @@
 //! The anchor workloads on plain OS threads, for three peers: `crossbeam` (crossbeam-channel),
 //! `std` (std::sync::mpsc, std::sync::Mutex, std::thread) and `parking_lot` (its Mutex). The
 //! body runs on the main thread. Parking 100k+ threads is out of reach (each stack is a
-//! mapping, and `vm.max_map_count` is 65530 by default), so `parked_*` is unsupported here.
+//! mapping, and `vm.max_map_count` is 65530 by default), so `parked_*` is unsupported here;
+//! `spawn_join` and `pingpong_unbuffered` run fewer iterations than Go's (their results are
+//! per iteration, and OS threads would take minutes), with a note on stderr.
 
-use std::sync::{Arc, mpsc};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Instant;
 
-use crate::workloads::{Job, Outcome, Shape, ns_per};
+use crate::workloads::{ns_per, Job, Outcome, Shape};
 
 /// Threads spawned by `spawn_join`: a million OS threads would take minutes, and the cost per
 /// thread is already stable at this size.

@@ -5,14 +5,14 @@
 //! Go's runs in its main goroutine.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::runtime::Runtime;
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::workloads::{Job, Outcome, Shape, bytes_per, ns_per, rss_kib, worker_threads};
+use crate::workloads::{bytes_per, ns_per, rss_kib, worker_threads, Job, Outcome, Shape};
 
 /// Measures one workload.
 pub fn measure(job: &Job) -> Outcome {
@@ -55,19 +55,19 @@ struct WaitGroup(Arc<(AtomicUsize, Notify)>);
 
 impl WaitGroup {
     fn add(&self, n: usize) {
-        self.0.0.fetch_add(n, Ordering::Relaxed);
+        self.0 .0.fetch_add(n, Ordering::Relaxed);
     }
 
     fn done(&self) {
-        if self.0.0.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0 .0.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Stores a permit when the waiter is not parked yet, so no wake-up is lost.
-            self.0.1.notify_one();
+            self.0 .1.notify_one();
         }
     }
 
     async fn wait(&self) {
-        while self.0.0.load(Ordering::Acquire) != 0 {
-            self.0.1.notified().await;
+        while self.0 .0.load(Ordering::Acquire) != 0 {
+            self.0 .1.notified().await;
         }
     }
 }
@@ -79,7 +79,9 @@ async fn pingpong(n: usize) -> f64 {
     let (b_tx, mut b_rx) = mpsc::channel::<usize>(1);
     tokio::spawn(async move {
         while let Some(v) = a_rx.recv().await {
-            b_tx.send(v + 1).await.expect("pingpong: main stopped receiving");
+            b_tx.send(v + 1)
+                .await
+                .expect("pingpong: main stopped receiving");
         }
     });
     let t = Instant::now();
