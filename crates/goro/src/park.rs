@@ -111,6 +111,9 @@ impl Waiter {
     /// Gives up waiting. Returns the case if a peer won the race and completed it first
     /// (the owner must then honour that completion), `None` if the abort took effect.
     pub(crate) fn abort(&self) -> Option<usize> {
+        if let Some(case) = self.selected() {
+            return Some(case);
+        }
         match self
             .state
             .compare_exchange(WAITING, ABORTED, Ordering::AcqRel, Ordering::Acquire)

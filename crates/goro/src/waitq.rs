@@ -108,11 +108,6 @@ impl Entry {
     pub(crate) fn packet(&self) -> *mut () {
         self.packet
     }
-
-    /// Whether the entry is linked into a queue. Read under that queue's lock.
-    pub(crate) fn is_queued(&self) -> bool {
-        self.queued
-    }
 }
 
 /// A FIFO of entries; see the module docs.

@@ -1,12 +1,17 @@
 //! dump: what every live goroutine is doing, for `runtime::dump`, SIGQUIT and the deadlock
 //! report. Reads the registry and each goroutine's published status; never stops anyone,
 //! so a dump is a consistent view of each goroutine, not of all of them at one instant.
+//! A waiting goroutine's time is exact (it reads the clock when it parks); a running or
+//! runnable one's is measured from the first dump that saw it in that state.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::coarse_now;
 use super::goroutine::{Goroutine, GoroutineId, PARKED, RUNNABLE};
 
 /// Why a goroutine is waiting; `Display` prints Go's words.
@@ -163,7 +168,7 @@ pub struct GoroutineInfo {
 }
 
 /// How long a goroutine may run without blocking or yielding before dumps point it out.
-pub const LONG_RUN: Duration = Duration::from_millis(10);
+const LONG_RUN: Duration = Duration::from_millis(10);
 
 impl fmt::Display for GoroutineInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -203,18 +208,49 @@ pub fn dump() -> Vec<GoroutineInfo> {
     super::current_shared().dump()
 }
 
-/// Describes one goroutine.
-pub(crate) fn info(g: &Goroutine) -> GoroutineInfo {
-    let (reason, since) = g.wait_status();
-    let state = match g.sched.load(Ordering::Acquire) {
-        PARKED => State::Waiting(reason),
-        RUNNABLE => State::Runnable,
-        _ => State::Running,
+/// When a dump first saw each goroutine in its current state: goroutines do not read the
+/// clock when they are resumed or queued (it would cost more than the switch), so the time
+/// a goroutine has been running or runnable is measured from the first dump that saw it so.
+#[derive(Default)]
+pub(crate) struct Observed {
+    /// Goroutine id → (its switch counters, `coarse_now()` when first seen with them).
+    seen: HashMap<u64, ((u64, u64), u64)>,
+}
+
+impl Observed {
+    /// Describes every goroutine in `all`, and forgets goroutines not among them.
+    pub(crate) fn describe(&mut self, all: &[Arc<Goroutine>]) -> Vec<GoroutineInfo> {
+        let now = coarse_now();
+        let mut seen = HashMap::with_capacity(all.len());
+        let infos = all
+            .iter()
+            .map(|g| {
+                let switches = g.switches();
+                let first = match self.seen.get(&g.id().as_u64()) {
+                    Some(&(s, at)) if s == switches => at,
+                    _ => now,
+                };
+                seen.insert(g.id().as_u64(), (switches, first));
+                info(g, first, now)
+            })
+            .collect();
+        self.seen = seen;
+        infos
+    }
+}
+
+/// Describes one goroutine; `first_seen` is when dumps first saw it in this state.
+fn info(g: &Goroutine, first_seen: u64, now: u64) -> GoroutineInfo {
+    let (reason, parked_at) = g.wait_status();
+    let (state, since) = match g.sched.load(Ordering::Acquire) {
+        PARKED => (State::Waiting(reason), parked_at),
+        RUNNABLE => (State::Runnable, first_seen),
+        _ => (State::Running, first_seen),
     };
     GoroutineInfo {
         id: g.id(),
         state,
         spawned_at: g.spawned_at,
-        since: g.age(since),
+        since: Duration::from_nanos(now.saturating_sub(since)),
     }
 }

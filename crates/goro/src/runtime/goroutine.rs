@@ -21,7 +21,6 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
-use std::time::Duration;
 
 use corosensei::{Coroutine, Yielder};
 
@@ -105,7 +104,7 @@ struct Status {
     tag: AtomicU8,
     other_ptr: AtomicUsize,
     other_len: AtomicUsize,
-    /// `coarse_now()` when the goroutine entered its current state.
+    /// `coarse_now()` when the goroutine last parked (or was created).
     since: AtomicU64,
 }
 
@@ -117,6 +116,8 @@ pub(crate) struct Goroutine {
     pub(crate) spawned_at: &'static Location<'static>,
     /// Counts parks; a timer armed for park `n` wakes only park `n`.
     pub(crate) park_seq: AtomicU64,
+    /// Counts resumes, for dumps (a clock read per switch would cost more than the switch).
+    resumes: AtomicU64,
     /// Its slot in the registry shard for its id.
     pub(crate) registry_slot: AtomicUsize,
     status: Status,
@@ -147,6 +148,7 @@ impl Goroutine {
             shared,
             spawned_at,
             park_seq: AtomicU64::new(0),
+            resumes: AtomicU64::new(0),
             registry_slot: AtomicUsize::new(usize::MAX),
             status: Status {
                 seq: AtomicU32::new(0),
@@ -212,12 +214,19 @@ impl Goroutine {
         s.seq.store(seq.wrapping_add(2), Ordering::Release);
     }
 
-    /// Records when the goroutine last changed state (resumed, queued).
-    pub(crate) fn set_since(&self, now: u64) {
-        self.status.since.store(now, Ordering::Relaxed);
+    /// Counts a resume (called by the home worker only, so a plain store suffices).
+    pub(crate) fn count_resume(&self) {
+        let n = self.resumes.load(Ordering::Relaxed);
+        self.resumes.store(n + 1, Ordering::Relaxed);
     }
 
-    /// The published wait reason and the nanosecond timestamp of the last state change.
+    /// How many times the goroutine has been resumed, and parked: together they change
+    /// whenever it changes state.
+    pub(crate) fn switches(&self) -> (u64, u64) {
+        (self.resumes.load(Ordering::Relaxed), self.park_seq.load(Ordering::Acquire))
+    }
+
+    /// The published wait reason and the `coarse_now()` timestamp of the last park.
     pub(crate) fn wait_status(&self) -> (WaitReason, u64) {
         let s = &self.status;
         loop {
@@ -266,10 +275,6 @@ impl Goroutine {
         }
     }
 
-    /// How long ago `since` (a runtime timestamp) was.
-    pub(crate) fn age(&self, since: u64) -> Duration {
-        Duration::from_nanos(super::coarse_now().saturating_sub(since))
-    }
 }
 
 impl Wake for Goroutine {

@@ -50,6 +50,7 @@ pub(crate) struct Shared {
     nidle: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
     pub(crate) registry: Registry,
+    observed: Mutex<dump::Observed>,
     epoch: Instant,
     pub(crate) spawn_rr: AtomicUsize,
 }
@@ -116,9 +117,9 @@ impl Shared {
     }
 
     pub(crate) fn dump(&self) -> Vec<GoroutineInfo> {
-        let mut all: Vec<GoroutineInfo> = self.registry.snapshot().iter().map(|g| dump::info(g)).collect();
-        all.sort_by_key(|g| g.id);
-        all
+        let mut all = self.registry.snapshot();
+        all.sort_by_key(|g| g.id());
+        lock(&self.observed).describe(&all)
     }
 }
 
@@ -359,6 +360,7 @@ impl Builder {
             nidle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             registry: Registry::new(n),
+            observed: Mutex::new(dump::Observed::default()),
             epoch: Instant::now(),
             spawn_rr: AtomicUsize::new(0),
         });
@@ -574,10 +576,11 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
             let home = &g.shared.workers[g.home.load(Ordering::Relaxed)];
             home.add_timer(&g.shared, d, TimerAction::Park(me, seq));
         }
-        let notified = g
-            .sched
-            .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
+        let notified = g.sched.load(Ordering::Acquire) == NOTIFIED
+            && g
+                .sched
+                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
         if !notified {
             // SAFETY: called by the running goroutine itself.
             unsafe { g.suspend(Switch::Park) };

@@ -34,7 +34,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 use super::goroutine::{Goroutine, Switch, Task, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
 use super::stack::{self, StackPool};
 use super::timer::{TimerAction, Timers};
-use super::{coarse_now, Shared};
+use super::Shared;
 
 const NEXT_STREAK: u32 = 32;
 const TIMER_CHECK_INTERVAL: u64 = 16;
@@ -463,7 +463,7 @@ fn run(g: Arc<Goroutine>) {
         unreachable!("a queued goroutine is unstarted or started")
     };
     g.sched.store(RUNNING, Ordering::Relaxed);
-    g.set_since(coarse_now());
+    g.count_resume();
     CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
     stack::note_running(g.id().as_u64());
     let outcome = body.resume(());
@@ -516,7 +516,6 @@ fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
 
 fn requeue(g: Arc<Goroutine>) {
     g.sched.store(RUNNABLE, Ordering::Release);
-    g.set_since(coarse_now());
     with_local(|l| l.runq.push_back(g));
 }
 
