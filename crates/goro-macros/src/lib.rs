@@ -50,7 +50,10 @@ pub fn test(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> TokenStream {
     if !attr.is_empty() {
-        return error("goro's #[main] and #[test] take no arguments", Span::call_site());
+        return error(
+            "goro's #[main] and #[test] take no arguments",
+            Span::call_site(),
+        );
     }
     let mut tokens: Vec<TokenTree> = item.into_iter().collect();
     let Some(TokenTree::Group(body)) = tokens.pop() else {
@@ -59,7 +62,10 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> TokenStream {
     if body.delimiter() != Delimiter::Brace {
         return error("expected a function with a body", body.span());
     }
-    if tokens.iter().any(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "async")) {
+    if tokens
+        .iter()
+        .any(|t| matches!(t, TokenTree::Ident(i) if i.to_string() == "async"))
+    {
         return error(
             "goro runs plain functions as goroutines: remove `async`",
             Span::call_site(),

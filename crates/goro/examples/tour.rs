@@ -27,7 +27,10 @@ fn goroutines() {
         "100000 goroutines spawned and joined in {:?}; sum of results = {sum}",
         start.elapsed()
     );
-    println!("max_procs = {} worker threads (GOMAXPROCS)", goro::max_procs());
+    println!(
+        "max_procs = {} worker threads (GOMAXPROCS)",
+        goro::max_procs()
+    );
 }
 
 /// `yield_now` is Go's `runtime.Gosched`: on one worker, goroutines take turns.
@@ -77,15 +80,25 @@ fn parking() {
 /// A panic unwinds its own goroutine only and is delivered to `join`.
 fn panics() {
     section("panics stay in their goroutine");
+    // Silence the default hook's report, which Go would print too, to keep the tour short.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
     let h = goro::go(|| -> u32 { panic!("something went wrong in a goroutine") });
-    match h.join() {
+    let result = h.join();
+    std::panic::set_hook(hook);
+    match result {
         Ok(_) => unreachable!(),
         Err(e) => println!(
             "join returned the panic: {:?}",
-            e.downcast_ref::<&str>().copied().unwrap_or("<non-string payload>")
+            e.downcast_ref::<&str>()
+                .copied()
+                .unwrap_or("<non-string payload>")
         ),
     }
-    println!("and the runtime goes on: {}", goro::go(|| 40 + 2).join().unwrap());
+    println!(
+        "and the runtime goes on: {}",
+        goro::go(|| 40 + 2).join().unwrap()
+    );
 }
 
 fn depth(n: u32) -> u32 {
@@ -105,13 +118,40 @@ fn deep_recursion() {
     println!("(overflowing it prints `goroutine N overflowed its stack (256 KiB)` and aborts)");
 }
 
-#[goro::main]
+/// Where Go dies with "all goroutines are asleep - deadlock!", `goro::run` panics with the
+/// same words and a dump of every goroutine, instead of hanging.
+fn deadlock() {
+    section("a deliberate deadlock, caught");
+    let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.run(|| {
+            let (a, b) = (goro::chan::<u32>(0), goro::chan::<u32>(0));
+            let (a2, b2) = (a.clone(), b.clone());
+            goro::go(move || {
+                let v = b2.recv().unwrap(); // waits for main...
+                a2.send(v).unwrap();
+            });
+            a.recv() // ...which waits for it
+        })
+    }));
+    std::panic::set_hook(quiet);
+    match outcome {
+        Ok(_) => unreachable!("the two goroutines wait on each other"),
+        Err(e) => println!("{}", e.downcast_ref::<String>().unwrap()),
+    }
+}
+
+/// Sections that need a runtime of their own (or must not run inside a goroutine) run
+/// from the main thread; the rest run as goroutines on the default runtime.
 fn main() {
-    goroutines();
+    goro::run(goroutines);
     yielding();
     parking();
-    panics();
-    deep_recursion();
-    channels::tour();
-    sync::tour();
+    goro::run(panics);
+    goro::run(deep_recursion);
+    goro::run(channels::tour);
+    goro::run(sync::tour);
+    deadlock();
 }

@@ -15,7 +15,9 @@
 //!             tx.send(i).unwrap();
 //!         }
 //!     }); // the last sender dropped: the channel closes
-//!     let got: Vec<u32> = ch.receiver().iter().collect();
+//!     // Range over a receive-only view: a `Chan` counts as a sender, and ranging over it
+//!     // would wait for itself to close.
+//!     let got: Vec<u32> = goro::Receiver::from(ch).iter().collect();
 //!     assert_eq!(got, [0, 1, 2]);
 //! }
 //! ```
@@ -26,11 +28,21 @@
 
 #![warn(missing_docs)]
 
+mod chan;
+pub mod context;
 mod park;
 pub mod runtime;
+mod select;
+pub mod sync;
 pub mod time;
 mod waitq;
 
+pub use chan::{chan, never, AsReceiver, AsSender, Chan, IntoIter, Iter, Receiver, Sender};
+pub use chan::{RecvFuture, SendFuture};
+pub use chan::{RecvTimeoutError, SendError, SendTimeoutError, TryRecvError, TrySendError};
 pub use goro_macros::{main, test};
 pub use runtime::{current_id, go, max_procs, num_goroutine, run, yield_now};
 pub use runtime::{Builder, GoroutineId, JoinHandle, Runtime};
+#[doc(hidden)]
+pub use select::__private;
+pub use select::Select;

@@ -21,10 +21,10 @@
 //!   they drop in reverse: entries unlink themselves, the waiter settles (waiting out any
 //!   claimer mid-hand-off), and only then do the packets go.
 
-use std::cell::UnsafeCell;
-use std::mem::ManuallyDrop;
 #[cfg(loom)]
 use loom::sync::atomic::AtomicUsize;
+use std::cell::UnsafeCell;
+use std::mem::ManuallyDrop;
 #[cfg(not(loom))]
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
@@ -288,7 +288,9 @@ mod loom_models {
     }
 
     fn probe() -> (Arc<Probe>, Waker) {
-        let p = Arc::new(Probe { wakes: Count::new(0) });
+        let p = Arc::new(Probe {
+            wakes: Count::new(0),
+        });
         (p.clone(), Waker::from(p))
     }
 

@@ -265,7 +265,10 @@ mod tests {
         assert!(unsafe { q.remove(&mut entries[1]) });
         // SAFETY: already unlinked: a no-op.
         assert!(!unsafe { q.remove(&mut entries[1]) });
-        assert!(waiters[0].abort().is_none(), "settle waiter 0 so it is skipped");
+        assert!(
+            waiters[0].abort().is_none(),
+            "settle waiter 0 so it is skipped"
+        );
         assert!(q.has_claimable(None));
         let first = q.claim_first(None).map(|e| e.case());
         assert_eq!(first, Some(2));
@@ -276,6 +279,6 @@ mod tests {
         // SAFETY: claimed by claim_all.
         drop(unsafe { waiters[3].complete(3) });
         assert!(q.is_empty());
-        assert!(!entries[0].is_queued() && !entries[3].is_queued());
+        assert!(!entries[0].queued && !entries[3].queued);
     }
 }

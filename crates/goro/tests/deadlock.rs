@@ -39,7 +39,7 @@ where
 }
 
 /// The dump line of the goroutine spawned at `line` of this file.
-fn dump_line<'a>(report: &'a str, line: u32) -> &'a str {
+fn dump_line(report: &str, line: u32) -> &str {
     let at = format!("{}:{line}:", file!());
     report
         .lines()
@@ -59,8 +59,14 @@ fn waiting_here<'a>(report: &'a str, reason: &str) -> Vec<&'a str> {
 #[test]
 fn a_lone_goroutine_blocked_forever_is_reported() {
     let report = run_panic_message(|| goro::chan::<i32>(0).recv());
-    assert!(report.starts_with("all goroutines are asleep - deadlock!\n"), "{report}");
-    assert!(!waiting_here(&report, "chan receive").is_empty(), "{report}");
+    assert!(
+        report.starts_with("all goroutines are asleep - deadlock!\n"),
+        "{report}"
+    );
+    assert!(
+        !waiting_here(&report, "chan receive").is_empty(),
+        "{report}"
+    );
 }
 
 /// The line `spawn_partner` spawns on.
@@ -82,7 +88,10 @@ fn two_goroutines_waiting_on_each_other_are_reported() {
         b.send(a.recv().unwrap()).unwrap();
         partner
     });
-    assert!(report.starts_with("all goroutines are asleep - deadlock!\n"), "{report}");
+    assert!(
+        report.starts_with("all goroutines are asleep - deadlock!\n"),
+        "{report}"
+    );
     let partner = dump_line(&report, PARTNER_LINE.load(Ordering::SeqCst));
     assert!(partner.contains("[chan receive"), "{report}");
     assert!(waiting_here(&report, "chan receive").len() >= 2, "{report}");
@@ -121,7 +130,9 @@ fn a_pending_timer_is_not_a_deadlock() {
     let fired = watchdog(60, || {
         goro::run(|| {
             let start = Instant::now();
-            let at = goro::time::after(Duration::from_millis(600)).recv().unwrap();
+            let at = goro::time::after(Duration::from_millis(600))
+                .recv()
+                .unwrap();
             at.duration_since(start)
         })
     });
@@ -144,7 +155,10 @@ fn detection_can_be_turned_off_for_threads_it_cannot_see() {
             std::thread::sleep(Duration::from_millis(600));
             tx.send(9).unwrap();
         });
-        let rt = goro::Runtime::builder().detect_deadlocks(false).build().unwrap();
+        let rt = goro::Runtime::builder()
+            .detect_deadlocks(false)
+            .build()
+            .unwrap();
         gate.store(true, Ordering::SeqCst);
         rt.run(move || ch.recv())
     });
@@ -169,12 +183,16 @@ fn dump_reports_wait_reasons_and_spawn_sites() {
         let dump = loop {
             let dump = rt.run(goro::runtime::dump);
             let parked = expect.iter().all(|(id, reason, _)| {
-                dump.iter().any(|g| g.id == *id && g.state == State::Waiting(*reason))
+                dump.iter()
+                    .any(|g| g.id == *id && g.state == State::Waiting(*reason))
             });
             if parked {
                 break dump;
             }
-            assert!(Instant::now() < deadline, "goroutines never parked: {dump:?}");
+            assert!(
+                Instant::now() < deadline,
+                "goroutines never parked: {dump:?}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         };
         for (id, _, line) in expect {
@@ -185,7 +203,11 @@ fn dump_reports_wait_reasons_and_spawn_sites() {
         }
         let mut ids: Vec<_> = dump.iter().map(|g| g.id).collect();
         ids.sort();
-        assert_eq!(ids, dump.iter().map(|g| g.id).collect::<Vec<_>>(), "dump is ordered by id");
+        assert_eq!(
+            ids,
+            dump.iter().map(|g| g.id).collect::<Vec<_>>(),
+            "dump is ordered by id"
+        );
         tx.send(1).unwrap();
         assert_eq!(receiver.join().unwrap(), Some(1));
         sleeper.join().unwrap();
@@ -212,7 +234,10 @@ fn a_goroutine_that_never_yields_is_marked_in_the_dump() {
                     break info.to_string();
                 }
             }
-            assert!(Instant::now() < deadline, "spinner never showed as a long runner");
+            assert!(
+                Instant::now() < deadline,
+                "spinner never showed as a long runner"
+            );
             std::thread::sleep(Duration::from_millis(5));
         };
         stop.store(true, Ordering::SeqCst);
@@ -227,7 +252,10 @@ fn sigquit_prints_every_goroutine_and_exits() {
         let ch = goro::chan::<()>(0);
         let rx = ch.receiver();
         let _parked = goro::go(move || rx.recv());
-        while !goro::runtime::dump().iter().any(|g| g.state == State::Waiting(WaitReason::ChanRecv)) {
+        while !goro::runtime::dump()
+            .iter()
+            .any(|g| g.state == State::Waiting(WaitReason::ChanRecv))
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
         // SAFETY: raising a signal at ourselves has no memory-safety preconditions.
@@ -236,7 +264,11 @@ fn sigquit_prints_every_goroutine_and_exits() {
         unreachable!("SIGQUIT should have ended the process");
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sigquit_prints_every_goroutine_and_exits", "--nocapture"])
+        .args([
+            "--exact",
+            "sigquit_prints_every_goroutine_and_exits",
+            "--nocapture",
+        ])
         .env("GORO_TEST_SIGQUIT_CHILD", "1")
         .output()
         .unwrap();

@@ -40,7 +40,9 @@ fn spawn_from_plain_threads_onto_the_default_runtime() {
         let threads: Vec<_> = (0..4u64)
             .map(|t| {
                 std::thread::spawn(move || {
-                    let hs: Vec<_> = (0..1000u64).map(|i| goro::go(move || t * 1000 + i)).collect();
+                    let hs: Vec<_> = (0..1000u64)
+                        .map(|i| goro::go(move || t * 1000 + i))
+                        .collect();
                     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
                 })
             })
@@ -79,7 +81,10 @@ fn parked_goroutines_all_wake_from_their_timers() {
         })
     });
     assert_eq!(woke, N);
-    assert_eq!(max_asleep, N, "all goroutines should have been asleep at the same time");
+    assert_eq!(
+        max_asleep, N,
+        "all goroutines should have been asleep at the same time"
+    );
 }
 
 #[test]
@@ -106,7 +111,11 @@ fn yield_now_interleaves_goroutines_on_one_worker() {
     });
     assert_eq!(log.len(), 6);
     for pair in log.windows(2) {
-        assert_ne!(pair[0][..1], pair[1][..1], "goroutines must alternate: {log:?}");
+        assert_ne!(
+            pair[0][..1],
+            pair[1][..1],
+            "goroutines must alternate: {log:?}"
+        );
     }
 }
 
@@ -206,8 +215,13 @@ fn ids_are_unique_and_absent_on_plain_threads() {
     assert_eq!(goro::current_id(), None);
     let ids = watchdog(30, || {
         goro::run(|| {
-            let hs: Vec<_> = (0..100).map(|_| goro::go(|| goro::current_id().unwrap())).collect();
-            let ids: Vec<_> = hs.into_iter().map(|h| (h.id(), h.join().unwrap())).collect();
+            let hs: Vec<_> = (0..100)
+                .map(|_| goro::go(|| goro::current_id().unwrap()))
+                .collect();
+            let ids: Vec<_> = hs
+                .into_iter()
+                .map(|h| (h.id(), h.join().unwrap()))
+                .collect();
             ids
         })
     });
@@ -225,7 +239,9 @@ fn num_goroutine_counts_live_goroutines() {
     watchdog(30, || {
         let rt = single_worker();
         assert_eq!(rt.num_goroutine(), 0);
-        let sleepers: Vec<_> = (0..5).map(|_| rt.go(|| goro::time::sleep(Duration::from_millis(200)))).collect();
+        let sleepers: Vec<_> = (0..5)
+            .map(|_| rt.go(|| goro::time::sleep(Duration::from_millis(200))))
+            .collect();
         assert_eq!(rt.num_goroutine(), 5);
         assert_eq!(rt.run(goro::num_goroutine), 6);
         sleepers.into_iter().for_each(|h| h.join().unwrap());
@@ -282,11 +298,22 @@ fn dropping_a_runtime_unwinds_parked_goroutines() {
                 std::thread::sleep(Duration::from_millis(1));
             }
             drop(rt);
-            handles.into_iter().map(|h| h.join().is_err()).collect::<Vec<_>>()
+            handles
+                .into_iter()
+                .map(|h| h.join().is_err())
+                .collect::<Vec<_>>()
         }
     });
-    assert_eq!(dropped.load(Ordering::SeqCst), 10, "every parked goroutine's destructors ran");
-    assert_eq!(joins, vec![true; 10], "their joins report that they did not finish");
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        10,
+        "every parked goroutine's destructors ran"
+    );
+    assert_eq!(
+        joins,
+        vec![true; 10],
+        "their joins report that they did not finish"
+    );
 }
 
 #[test]
@@ -327,11 +354,19 @@ fn gomaxprocs_sets_the_default_worker_count() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "gomaxprocs_sets_the_default_worker_count", "--nocapture"])
+        .args([
+            "--exact",
+            "gomaxprocs_sets_the_default_worker_count",
+            "--nocapture",
+        ])
         .env("GORO_TEST_GOMAXPROCS_CHILD", "1")
         .env("GOMAXPROCS", "3")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }

@@ -148,7 +148,10 @@ impl Drop for InRun {
 /// The threads of this process now.
 fn live_tids() -> Option<HashSet<i32>> {
     let dir = std::fs::read_dir("/proc/self/task").ok()?;
-    Some(dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+    Some(
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect(),
+    )
 }
 
 /// One `run`'s detector.
@@ -201,7 +204,9 @@ fn asleep_fingerprint(baseline: &HashSet<i32>) -> Option<u64> {
             if g.sched.load(Ordering::SeqCst) != PARKED {
                 return ControlFlow::Break(());
             }
-            print = print.wrapping_add(g.park_seq.load(Ordering::SeqCst)).rotate_left(1);
+            print = print
+                .wrapping_add(g.park_seq.load(Ordering::SeqCst))
+                .rotate_left(1);
             ControlFlow::Continue(())
         });
         if all_parked.is_break() {

@@ -223,7 +223,10 @@ impl Goroutine {
     /// How many times the goroutine has been resumed, and parked: together they change
     /// whenever it changes state.
     pub(crate) fn switches(&self) -> (u64, u64) {
-        (self.resumes.load(Ordering::Relaxed), self.park_seq.load(Ordering::Acquire))
+        (
+            self.resumes.load(Ordering::Relaxed),
+            self.park_seq.load(Ordering::Acquire),
+        )
     }
 
     /// The published wait reason and the `coarse_now()` timestamp of the last park.
@@ -274,7 +277,6 @@ impl Goroutine {
             }
         }
     }
-
 }
 
 impl Wake for Goroutine {

@@ -199,9 +199,12 @@ impl Runtime {
         // The detector's view of which threads existed must predate the main goroutine.
         let mut detector = self.shared.detect_deadlocks.then(deadlock::Detector::new);
         let handle = self.shared.spawn(f, Location::caller());
-        let outcome = handle.spawned.join_state().wait_or(deadlock::CHECK_EVERY, || {
-            detector.as_mut().is_some_and(deadlock::Detector::check)
-        });
+        let outcome = handle
+            .spawned
+            .join_state()
+            .wait_or(deadlock::CHECK_EVERY, || {
+                detector.as_mut().is_some_and(deadlock::Detector::check)
+            });
         match outcome {
             Some(Ok(v)) => v,
             Some(Err(payload)) => panic::resume_unwind(payload),
@@ -403,7 +406,8 @@ pub(crate) fn default_runtime() -> &'static Runtime {
 
 /// The runtime of the running goroutine, else the default one.
 pub(crate) fn current_shared() -> Arc<Shared> {
-    with_current(|g| g.map(|g| g.shared.clone())).unwrap_or_else(|| default_runtime().shared.clone())
+    with_current(|g| g.map(|g| g.shared.clone()))
+        .unwrap_or_else(|| default_runtime().shared.clone())
 }
 
 /// Spawns a goroutine: a function running on its own small stack, multiplexed with other
@@ -577,8 +581,7 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
             home.add_timer(&g.shared, d, TimerAction::Park(me, seq));
         }
         let notified = g.sched.load(Ordering::Acquire) == NOTIFIED
-            && g
-                .sched
+            && g.sched
                 .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok();
         if !notified {

@@ -73,7 +73,10 @@ impl Registry {
     }
 
     /// Visits live goroutines, shard by shard, until `f` breaks.
-    pub(crate) fn visit<B>(&self, mut f: impl FnMut(&Arc<Goroutine>) -> ControlFlow<B>) -> ControlFlow<B> {
+    pub(crate) fn visit<B>(
+        &self,
+        mut f: impl FnMut(&Arc<Goroutine>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
         for shard in self.shards.iter() {
             for g in lock(shard).slots.iter().flatten() {
                 f(g)?;

@@ -123,7 +123,9 @@ mod tests {
     fn fires_due_entries_in_deadline_order() {
         let base = Instant::now();
         let mut t = Timers::default();
-        let counters: Vec<Arc<Count>> = (0..3).map(|_| Arc::new(Count(AtomicUsize::new(0)))).collect();
+        let counters: Vec<Arc<Count>> = (0..3)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
         for (i, c) in counters.iter().enumerate() {
             let when = base + Duration::from_millis(10 * (3 - i as u64));
             t.add(when, TimerAction::Wake(Waker::from(c.clone())));
@@ -133,7 +135,10 @@ mod tests {
         t.take_due(base + Duration::from_millis(20), &mut due);
         assert_eq!(due.len(), 2);
         due.into_iter().for_each(TimerAction::fire);
-        let fired: Vec<usize> = counters.iter().map(|c| c.0.load(Ordering::SeqCst)).collect();
+        let fired: Vec<usize> = counters
+            .iter()
+            .map(|c| c.0.load(Ordering::SeqCst))
+            .collect();
         assert_eq!(fired, vec![0, 1, 1]);
         assert!(t.has_live());
         assert_eq!(t.earliest(), Some(base + Duration::from_millis(30)));

@@ -128,7 +128,9 @@ impl WorkerShared {
     pub(crate) fn add_timer(&self, shared: &Shared, when: Instant, action: TimerAction) {
         let mut t = lock(&self.timers);
         t.add(when, action);
-        let earliest = t.earliest().map_or(NO_TIMER, |e| shared.nanos_since_epoch(e));
+        let earliest = t
+            .earliest()
+            .map_or(NO_TIMER, |e| shared.nanos_since_epoch(e));
         let before = self.next_timer.swap(earliest, Ordering::SeqCst);
         drop(t);
         if earliest < before {
@@ -471,8 +473,7 @@ fn run(g: Arc<Goroutine>) {
     CURRENT.with(|c| c.set(std::ptr::null()));
     match outcome {
         CoroutineResult::Yield(Switch::Park) => {
-            if g
-                .sched
+            if g.sched
                 .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
             {
