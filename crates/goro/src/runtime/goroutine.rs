@@ -18,7 +18,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Wake;
 
@@ -118,6 +118,8 @@ pub(crate) struct Goroutine {
     pub(crate) park_seq: AtomicU64,
     /// Counts resumes, for dumps (a clock read per switch would cost more than the switch).
     resumes: AtomicU64,
+    /// Its link while it waits in a worker's inbox (see `inbox`).
+    pub(crate) inbox_next: AtomicPtr<Goroutine>,
     /// Its slot in the registry shard for its id.
     pub(crate) registry_slot: AtomicUsize,
     status: Status,
@@ -149,6 +151,7 @@ impl Goroutine {
             spawned_at,
             park_seq: AtomicU64::new(0),
             resumes: AtomicU64::new(0),
+            inbox_next: AtomicPtr::new(std::ptr::null_mut()),
             registry_slot: AtomicUsize::new(usize::MAX),
             status: Status {
                 seq: AtomicU32::new(0),

@@ -12,6 +12,7 @@
 mod deadlock;
 mod dump;
 mod goroutine;
+mod inbox;
 mod join;
 mod registry;
 mod shutdown;

@@ -32,6 +32,7 @@ use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_utils::{Backoff, CachePadded};
 
 use super::goroutine::{Goroutine, Switch, Task, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
+use super::inbox::Inbox;
 use super::stack::{self, StackPool};
 use super::timer::{TimerAction, Timers};
 use super::Shared;
@@ -45,8 +46,7 @@ const NO_TIMER: u64 = u64::MAX;
 pub(crate) struct WorkerShared {
     unstarted: CachePadded<Mutex<VecDeque<Arc<Goroutine>>>>,
     unstarted_len: AtomicUsize,
-    inbox: CachePadded<Mutex<Vec<Arc<Goroutine>>>>,
-    inbox_len: AtomicUsize,
+    inbox: CachePadded<Inbox>,
     timers: Mutex<Timers>,
     /// Earliest timer deadline in nanoseconds since `Shared::epoch`, or `NO_TIMER`.
     next_timer: AtomicU64,
@@ -59,8 +59,7 @@ impl WorkerShared {
         WorkerShared {
             unstarted: CachePadded::new(Mutex::new(VecDeque::new())),
             unstarted_len: AtomicUsize::new(0),
-            inbox: CachePadded::new(Mutex::new(Vec::new())),
-            inbox_len: AtomicUsize::new(0),
+            inbox: CachePadded::new(Inbox::new()),
             timers: Mutex::new(Timers::default()),
             next_timer: AtomicU64::new(NO_TIMER),
             sleeping: AtomicBool::new(false),
@@ -117,10 +116,7 @@ impl WorkerShared {
     }
 
     fn push_inbox(&self, g: Arc<Goroutine>) {
-        let mut q = lock(&self.inbox);
-        q.push(g);
-        self.inbox_len.store(q.len(), Ordering::Release);
-        drop(q);
+        self.inbox.push(g);
         self.notify();
     }
 
@@ -296,12 +292,9 @@ impl Local {
 
     fn drain_inbox(&mut self) {
         let me = &self.shared.workers[self.index];
-        if me.inbox_len.load(Ordering::Acquire) == 0 {
-            return;
+        if !me.inbox.is_empty() {
+            me.inbox.take_all(&mut self.runq);
         }
-        let mut q = lock(&me.inbox);
-        me.inbox_len.store(0, Ordering::Release);
-        self.runq.extend(q.drain(..));
     }
 
     fn random(&mut self) -> u64 {
@@ -351,7 +344,7 @@ impl Local {
         let me = self.me();
         self.next.is_some()
             || !self.runq.is_empty()
-            || me.inbox_len.load(Ordering::Acquire) > 0
+            || !me.inbox.is_empty()
             || me.unstarted_len.load(Ordering::Acquire) > 0
     }
 }

@@ -1,0 +1,71 @@
+//! inbox: the lock-free queue of goroutines readied for a worker by other threads.
+//!
+//! Many threads push, only the home worker takes, and it always takes everything at once.
+//! So the inbox is an intrusive stack (a goroutine links itself through its own
+//! `inbox_next`) with a swap-the-head take, reversed on the way out to keep arrival order.
+//! Taking the whole stack at once is what rules out ABA: nobody ever pops a single node.
+//!
+//! Invariant: a goroutine is in at most one inbox at a time, because only the waker that
+//! moved it from `PARKED` to `RUNNABLE` queues it; while it is in the inbox, the inbox owns
+//! one `Arc` reference to it (leaked in `push`, recovered in `take_all`).
+
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Arc;
+
+use super::goroutine::Goroutine;
+
+pub(crate) struct Inbox {
+    head: AtomicPtr<Goroutine>,
+}
+
+impl Inbox {
+    pub(crate) fn new() -> Inbox {
+        Inbox {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.load(Ordering::Acquire).is_null()
+    }
+
+    pub(crate) fn push(&self, g: Arc<Goroutine>) {
+        let node = Arc::into_raw(g).cast_mut();
+        let mut head = self.head.load(Ordering::Relaxed);
+        loop {
+            // SAFETY: `node` is a live goroutine this inbox now owns a reference to; until
+            // the CAS below publishes it, no other thread reads its link.
+            unsafe { (*node).inbox_next.store(head, Ordering::Relaxed) };
+            match self
+                .head
+                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => head = actual,
+            }
+        }
+    }
+
+    /// Takes every queued goroutine, oldest first, into `out`.
+    pub(crate) fn take_all(&self, out: &mut impl Extend<Arc<Goroutine>>) {
+        let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
+        let mut taken = Vec::new();
+        while !node.is_null() {
+            // SAFETY: every node on the stack came from `Arc::into_raw` in `push`, and the
+            // swap made this thread its only reader; the link was written before the
+            // publishing CAS (Release), which our swap (Acquire) synchronises with.
+            let g = unsafe { Arc::from_raw(node) };
+            node = g.inbox_next.load(Ordering::Relaxed);
+            taken.push(g);
+        }
+        out.extend(taken.into_iter().rev());
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        let mut dropped: Vec<Arc<Goroutine>> = Vec::new();
+        self.take_all(&mut dropped);
+    }
+}
