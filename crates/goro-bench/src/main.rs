@@ -16,6 +16,10 @@
 //! This file owns the command line and the list of runtimes; `workloads` holds the catalogue,
 //! the `*_impl` modules the workloads per runtime, `child`, `compare` and `chart` the harness.
 
+/// One allocator for every Rust peer (see Cargo.toml for why not glibc's).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod chart;
 mod child;
 mod compare;

@@ -200,16 +200,24 @@ fn asleep_fingerprint(baseline: &HashSet<i32>) -> Option<u64> {
         if rt.workers.iter().any(|w| w.has_live_timer()) {
             return None;
         }
-        let all_parked = rt.registry.visit(|g| {
-            if g.sched.load(Ordering::SeqCst) != PARKED {
-                return ControlFlow::Break(());
+        // Every goroutine must be a started one, visible in a registry, and parked.
+        let mut parked = 0;
+        for w in rt.workers.iter() {
+            let all_parked = w.registry.visit(|g| {
+                if g.sched.load(Ordering::SeqCst) != PARKED {
+                    return ControlFlow::Break(());
+                }
+                parked += 1;
+                print = print
+                    .wrapping_add(g.park_seq.load(Ordering::SeqCst))
+                    .rotate_left(1);
+                ControlFlow::Continue(())
+            });
+            if all_parked.is_break() {
+                return None;
             }
-            print = print
-                .wrapping_add(g.park_seq.load(Ordering::SeqCst))
-                .rotate_left(1);
-            ControlFlow::Continue(())
-        });
-        if all_parked.is_break() {
+        }
+        if parked != rt.live() {
             return None;
         }
     }

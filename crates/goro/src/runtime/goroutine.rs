@@ -120,7 +120,7 @@ pub(crate) struct Goroutine {
     resumes: AtomicU64,
     /// Its link while it waits in a worker's inbox (see `inbox`).
     pub(crate) inbox_next: AtomicPtr<Goroutine>,
-    /// Its slot in the registry shard for its id.
+    /// Its slot in its home worker's registry.
     pub(crate) registry_slot: AtomicUsize,
     status: Status,
     task: UnsafeCell<Task>,

@@ -33,7 +33,6 @@ pub use join::JoinHandle;
 
 use goroutine::{Goroutine, Switch, NOTIFIED, RUNNING};
 use join::Spawned;
-use registry::Registry;
 use shutdown::RuntimeShutdown;
 use timer::TimerAction;
 use worker::{lock, with_current, with_local, WorkerShared};
@@ -50,7 +49,8 @@ pub(crate) struct Shared {
     idle: Mutex<Vec<usize>>,
     nidle: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
-    pub(crate) registry: Registry,
+    /// Goroutines that exist: spawned and not yet finished or abandoned.
+    live: AtomicUsize,
     observed: Mutex<dump::Observed>,
     epoch: Instant,
     pub(crate) spawn_rr: AtomicUsize,
@@ -89,9 +89,28 @@ impl Shared {
         self.workers.iter().any(WorkerShared::has_unstarted)
     }
 
-    /// Drops a finished or abandoned goroutine from the registry.
+    /// Drops a finished or abandoned goroutine from its worker's registry and the count.
     pub(crate) fn forget(&self, g: &Goroutine) {
-        self.registry.remove(g);
+        if let Some(w) = self.workers.get(g.home.load(Ordering::Relaxed)) {
+            w.registry.remove(g);
+        }
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// How many goroutines exist.
+    pub(crate) fn live(&self) -> usize {
+        self.live.load(Ordering::Relaxed)
+    }
+
+    /// Every goroutine that has started, and every unstarted one waiting in a stealable
+    /// queue (a new goroutine in a worker's next slot is not visible to other threads).
+    pub(crate) fn goroutines(&self) -> Vec<Arc<Goroutine>> {
+        let mut all = Vec::with_capacity(self.live());
+        for w in self.workers.iter() {
+            all.extend(w.registry.snapshot());
+            all.extend(w.unstarted_snapshot());
+        }
+        all
     }
 
     fn spawn<F, T>(self: &Arc<Self>, f: F, at: &'static Location<'static>) -> JoinHandle<T>
@@ -108,7 +127,7 @@ impl Shared {
         if !on_goroutine() {
             deadlock::touch();
         }
-        self.registry.insert(&g);
+        self.live.fetch_add(1, Ordering::Relaxed);
         if self.shutdown.load(Ordering::Acquire) {
             worker::abandon(&g);
         } else {
@@ -118,8 +137,9 @@ impl Shared {
     }
 
     pub(crate) fn dump(&self) -> Vec<GoroutineInfo> {
-        let mut all = self.registry.snapshot();
+        let mut all = self.goroutines();
         all.sort_by_key(|g| g.id());
+        all.dedup_by_key(|g| g.id());
         lock(&self.observed).describe(&all)
     }
 }
@@ -240,7 +260,7 @@ impl Runtime {
     /// assert_eq!(rt.num_goroutine(), 0);
     /// ```
     pub fn num_goroutine(&self) -> usize {
-        self.shared.registry.len()
+        self.shared.live()
     }
 }
 
@@ -363,7 +383,7 @@ impl Builder {
             idle: Mutex::new(Vec::with_capacity(n)),
             nidle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            registry: Registry::new(n),
+            live: AtomicUsize::new(0),
             observed: Mutex::new(dump::Observed::default()),
             epoch: Instant::now(),
             spawn_rr: AtomicUsize::new(0),
@@ -520,7 +540,7 @@ pub fn max_procs() -> usize {
 /// assert!(n >= 1);
 /// ```
 pub fn num_goroutine() -> usize {
-    current_shared().registry.len()
+    current_shared().live()
 }
 
 /// The id of the running goroutine; `None` on a plain OS thread.

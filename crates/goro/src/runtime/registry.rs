@@ -1,97 +1,75 @@
-//! registry: every live goroutine of a runtime, for dumps, shutdown and the deadlock
-//! detector. Sharded by goroutine id so spawning and finishing on different workers rarely
-//! meet on one lock; each shard is a slab, and a goroutine remembers its slot, so insert and
-//! remove are O(1) without hashing. A goroutine is registered before it is queued and
-//! removed when it finishes or is abandoned; the registry's `Arc` keeps a parked goroutine
-//! alive.
+//! registry: the goroutines started on one worker, for dumps, shutdown and the deadlock
+//! detector.
+//!
+//! Each worker owns one: a goroutine is inserted when the worker first resumes it and
+//! removed when it finishes there, so both happen on that worker's thread and the lock is
+//! contended only by dumps. The registry's `Arc` keeps a parked goroutine alive. Goroutines
+//! that have not started yet are not here: they sit in run queues, and `Shared::live`
+//! counts every goroutine, started or not.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use super::goroutine::Goroutine;
 use super::worker::lock;
 
+/// A slab: a goroutine remembers its slot, so insert and remove are O(1) without hashing.
 #[derive(Default)]
-struct Shard {
+struct Slab {
     slots: Vec<Option<Arc<Goroutine>>>,
     free: Vec<usize>,
 }
 
+#[derive(Default)]
 pub(crate) struct Registry {
-    shards: Box<[Mutex<Shard>]>,
-    live: AtomicUsize,
+    slab: Mutex<Slab>,
 }
 
 impl Registry {
-    pub(crate) fn new(workers: usize) -> Registry {
-        let n = (workers * 4).next_power_of_two();
-        Registry {
-            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
-            live: AtomicUsize::new(0),
-        }
-    }
-
-    fn shard(&self, g: &Goroutine) -> &Mutex<Shard> {
-        &self.shards[g.id().as_u64() as usize & (self.shards.len() - 1)]
-    }
-
     pub(crate) fn insert(&self, g: &Arc<Goroutine>) {
-        self.live.fetch_add(1, Ordering::Relaxed);
-        let mut shard = lock(self.shard(g));
-        let slot = match shard.free.pop() {
+        let mut slab = lock(&self.slab);
+        let slot = match slab.free.pop() {
             Some(i) => {
-                shard.slots[i] = Some(g.clone());
+                slab.slots[i] = Some(g.clone());
                 i
             }
             None => {
-                shard.slots.push(Some(g.clone()));
-                shard.slots.len() - 1
+                slab.slots.push(Some(g.clone()));
+                slab.slots.len() - 1
             }
         };
         g.registry_slot.store(slot, Ordering::Relaxed);
     }
 
-    pub(crate) fn remove(&self, g: &Goroutine) {
+    /// Removes `g`; returns whether it was here.
+    pub(crate) fn remove(&self, g: &Goroutine) -> bool {
         let slot = g.registry_slot.load(Ordering::Relaxed);
-        let mut shard = lock(self.shard(g));
-        let taken = shard
+        let mut slab = lock(&self.slab);
+        let taken = slab
             .slots
             .get_mut(slot)
             .filter(|s| s.as_ref().is_some_and(|s| std::ptr::eq(&**s, g)))
             .and_then(Option::take);
         if taken.is_some() {
-            shard.free.push(slot);
-            drop(shard);
-            self.live.fetch_sub(1, Ordering::Relaxed);
+            slab.free.push(slot);
         }
+        taken.is_some()
     }
 
-    /// How many goroutines are live.
-    pub(crate) fn len(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
-    }
-
-    /// Visits live goroutines, shard by shard, until `f` breaks.
+    /// Visits the goroutines until `f` breaks.
     pub(crate) fn visit<B>(
         &self,
         mut f: impl FnMut(&Arc<Goroutine>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
-        for shard in self.shards.iter() {
-            for g in lock(shard).slots.iter().flatten() {
-                f(g)?;
-            }
+        for g in lock(&self.slab).slots.iter().flatten() {
+            f(g)?;
         }
         ControlFlow::Continue(())
     }
 
-    /// Every live goroutine, in no particular order.
+    /// The goroutines, in no particular order.
     pub(crate) fn snapshot(&self) -> Vec<Arc<Goroutine>> {
-        let mut all = Vec::with_capacity(self.len());
-        let _ = self.visit(|g| {
-            all.push(g.clone());
-            ControlFlow::<()>::Continue(())
-        });
-        all
+        lock(&self.slab).slots.iter().flatten().cloned().collect()
     }
 }

@@ -40,11 +40,10 @@ pub(crate) fn drain(shared: &Shared, index: usize) -> Drain {
     if homed == 0 {
         return Drain::Finished;
     }
-    let parked: Vec<Arc<Goroutine>> = shared
+    let parked: Vec<Arc<Goroutine>> = shared.workers[index]
         .registry
         .snapshot()
         .into_iter()
-        .filter(|g| g.home.load(Ordering::Relaxed) == index)
         .filter(|g| g.sched.load(Ordering::Acquire) == PARKED)
         .collect();
     let passes = with_local(|l| l.count_shutdown_pass(homed)).unwrap_or(0);

@@ -33,6 +33,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use super::goroutine::{Goroutine, Switch, Task, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
 use super::inbox::Inbox;
+use super::registry::Registry;
 use super::stack::{self, StackPool};
 use super::timer::{TimerAction, Timers};
 use super::Shared;
@@ -48,6 +49,8 @@ pub(crate) struct WorkerShared {
     unstarted_len: AtomicUsize,
     inbox: CachePadded<Inbox>,
     timers: Mutex<Timers>,
+    /// The goroutines started here and not finished.
+    pub(crate) registry: Registry,
     /// Earliest timer deadline in nanoseconds since `Shared::epoch`, or `NO_TIMER`.
     next_timer: AtomicU64,
     sleeping: AtomicBool,
@@ -61,6 +64,7 @@ impl WorkerShared {
             unstarted_len: AtomicUsize::new(0),
             inbox: CachePadded::new(Inbox::new()),
             timers: Mutex::new(Timers::default()),
+            registry: Registry::default(),
             next_timer: AtomicU64::new(NO_TIMER),
             sleeping: AtomicBool::new(false),
             thread: OnceLock::new(),
@@ -80,6 +84,11 @@ impl WorkerShared {
         let mut q = lock(&self.unstarted);
         q.push_back(g);
         self.unstarted_len.store(q.len(), Ordering::Release);
+    }
+
+    /// The unstarted goroutines queued here.
+    pub(crate) fn unstarted_snapshot(&self) -> Vec<Arc<Goroutine>> {
+        lock(&self.unstarted).iter().cloned().collect()
     }
 
     pub(crate) fn has_unstarted(&self) -> bool {
@@ -496,6 +505,7 @@ fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
         unreachable!("checked by the caller")
     };
     g.home.store(index, Ordering::Relaxed);
+    g.shared.workers[index].registry.insert(g);
     let gp = Arc::as_ptr(g) as usize;
     *task = Task::Started(Coroutine::with_stack(stack, move |yielder, ()| {
         // SAFETY: `gp` is the goroutine running this coroutine; its `Arc` is held by the
