@@ -1,9 +1,12 @@
 //! Attribute macros for goro: `#[goro::main]` and `#[goro::test]` run a function's body as
 //! the main goroutine of the default runtime, through `goro::run`.
 //!
-//! Both keep the function's signature (including a `-> Result<..>` return type) and wrap
-//! its body as `::goro::run(move || -> R { body })`, so `?` works inside it and a panic is
-//! re-raised on the calling thread, as `#[test]` expects.
+//! Both wrap the body as `::goro::run(move || body)`, so a panic is re-raised on the calling
+//! thread, as `#[test]` expects. A function with a return type `R` (say
+//! `Result<(), Box<dyn Error>>`) keeps `?` working: its body runs as a closure returning
+//! `R` inside the goroutine, where the result is reported as std reports `main`'s (an
+//! `Err` prints `Error: ..` and fails), and the function returns the resulting
+//! `std::process::ExitCode` instead — so `R` need not be `Send`.
 
 use proc_macro::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, TokenTree};
 
@@ -17,11 +20,11 @@ use proc_macro::{Delimiter, Group, Ident, Punct, Spacing, Span, TokenStream, Tok
 /// }
 /// ```
 ///
-/// A `main` returning `Result` works too:
+/// A `main` returning `Result` works too, with any error type std's `main` accepts:
 ///
 /// ```
 /// #[goro::main]
-/// fn main() -> Result<(), std::num::ParseIntError> {
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     let n: i32 = "42".parse()?;
 ///     assert_eq!(n, 42);
 ///     Ok(())
@@ -71,49 +74,81 @@ fn expand(attr: TokenStream, item: TokenStream, is_test: bool) -> TokenStream {
             Span::call_site(),
         );
     }
-    let ret = return_type(&tokens);
-    let mut call: Vec<TokenTree> = Vec::new();
-    call.extend(path(&["goro", "run"]));
-    let mut closure: Vec<TokenTree> = vec![
-        TokenTree::Ident(Ident::new("move", Span::call_site())),
-        TokenTree::Punct(Punct::new('|', Spacing::Alone)),
-        TokenTree::Punct(Punct::new('|', Spacing::Alone)),
-        TokenTree::Punct(Punct::new('-', Spacing::Joint)),
-        TokenTree::Punct(Punct::new('>', Spacing::Alone)),
-    ];
-    closure.extend(ret);
-    closure.push(TokenTree::Group(body.clone()));
-    call.push(TokenTree::Group(Group::new(
-        Delimiter::Parenthesis,
-        closure.into_iter().collect(),
-    )));
-    let new_body = Group::new(Delimiter::Brace, call.into_iter().collect());
+    let (signature, ret) = split_return_type(tokens);
+    let wrapped = match ret {
+        // `goro::run(move || body)`: the value is `()`.
+        None => substitute(tokens_of("::goro::run(move || __goro_body)"), &body, &[]),
+        // The return value may not be `Send` (`Box<dyn Error>`), so it is reported inside
+        // the goroutine, as std's `main` would report it, and only the exit code crosses
+        // back: the function returns `ExitCode` instead.
+        Some(ret) => substitute(
+            tokens_of(
+                "::goro::run(move || ::std::process::Termination::report(\
+                 (move || -> __goro_ret __goro_body)()))",
+            ),
+            &body,
+            &ret,
+        ),
+    };
     let mut out: Vec<TokenTree> = Vec::new();
     if is_test {
-        out.push(TokenTree::Punct(Punct::new('#', Spacing::Alone)));
-        out.push(TokenTree::Group(Group::new(
-            Delimiter::Bracket,
-            TokenTree::Ident(Ident::new("test", Span::call_site())).into(),
-        )));
+        out.extend(tokens_of("#[test]"));
     }
-    out.extend(tokens);
-    out.push(TokenTree::Group(new_body));
+    out.extend(signature);
+    out.push(TokenTree::Group(Group::new(
+        Delimiter::Brace,
+        wrapped.into_iter().collect(),
+    )));
     out.into_iter().collect()
 }
 
-/// The tokens after `->` in the signature, or `()`.
-fn return_type(sig: &[TokenTree]) -> Vec<TokenTree> {
+/// Replaces the placeholder idents `__goro_body` and `__goro_ret` (at any depth) by the
+/// function's body (keeping its spans, so errors point into it) and return type.
+fn substitute(template: Vec<TokenTree>, body: &Group, ret: &[TokenTree]) -> Vec<TokenTree> {
+    let mut out = Vec::with_capacity(template.len());
+    for t in template {
+        match t {
+            TokenTree::Ident(i) if i.to_string() == "__goro_body" => {
+                out.push(TokenTree::Group(body.clone()))
+            }
+            TokenTree::Ident(i) if i.to_string() == "__goro_ret" => out.extend(ret.to_vec()),
+            TokenTree::Group(g) => {
+                let inner = substitute(g.stream().into_iter().collect(), body, ret);
+                out.push(TokenTree::Group(Group::new(
+                    g.delimiter(),
+                    inner.into_iter().collect(),
+                )));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Splits `fn name(..) -> R` into the part before `->` (with `-> ::std::process::ExitCode`
+/// put in place of `-> R`) and `R`; `None` when there is no return type.
+fn split_return_type(sig: Vec<TokenTree>) -> (Vec<TokenTree>, Option<Vec<TokenTree>>) {
     let arrow = sig.windows(2).position(|w| {
         matches!((&w[0], &w[1]), (TokenTree::Punct(a), TokenTree::Punct(b))
             if a.as_char() == '-' && b.as_char() == '>')
     });
     match arrow {
-        Some(i) => sig[i + 2..].to_vec(),
-        None => vec![TokenTree::Group(Group::new(
-            Delimiter::Parenthesis,
-            TokenStream::new(),
-        ))],
+        None => (sig, None),
+        Some(i) => {
+            let ret = sig[i + 2..].to_vec();
+            let mut head = sig[..i].to_vec();
+            head.extend(tokens_of("-> ::std::process::ExitCode"));
+            (head, Some(ret))
+        }
     }
+}
+
+/// Parses a fixed piece of Rust into tokens.
+fn tokens_of(code: &str) -> Vec<TokenTree> {
+    code.parse::<TokenStream>()
+        .expect("goro-macros: fixed tokens parse")
+        .into_iter()
+        .collect()
 }
 
 fn path(segments: &[&str]) -> Vec<TokenTree> {

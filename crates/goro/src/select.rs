@@ -582,8 +582,10 @@ impl<R> fmt::Debug for Select<'_, R> {
 /// - Arms are separated by commas (a trailing comma is allowed; an arm whose body is a block
 ///   needs none). The macro evaluates to the chosen arm's value.
 /// - The channel operand is any expression of type `&Chan<T>`, `&Receiver<T>` or
-///   `&Sender<T>`; temporaries such as `&ctx.done()` live through the select. Operands and
-///   send values are evaluated once, in order, before anything else.
+///   `&Sender<T>`; temporaries such as `&ctx.done()` live through the select. A handle
+///   given by value (`recv(rx)` with `rx: Receiver<T>`, as crossbeam-channel users write it)
+///   is borrowed, not moved. Operands and send values are evaluated once, in order, before
+///   anything else.
 /// - `-> pat` binds the result with an irrefutable pattern (a name, `mut name` or `_`).
 /// - Among the arms ready at the moment of the choice, each is chosen with equal
 ///   probability; a blocked select registers its arms in random order too.
@@ -637,42 +639,42 @@ macro_rules! select {
     // taking a fresh name from the list for each.
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         recv($rx:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case($rx)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case(&$rx)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         recv($rx:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case($rx)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case(&$rx)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         recv($rx:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case($rx)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case(&$rx)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         recv($rx:expr) -> $p:pat => $body:expr) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case($rx)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::recv_case(&$rx)] $p $body)]
             $def [$($names)*])
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         send($tx:expr, $v:expr) -> $p:pat => $body:block, $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case($tx, $v)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case(&$tx, $v)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         send($tx:expr, $v:expr) -> $p:pat => $body:expr, $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case($tx, $v)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case(&$tx, $v)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         send($tx:expr, $v:expr) -> $p:pat => $body:block $($rest:tt)*) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case($tx, $v)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case(&$tx, $v)] $p $body)]
             $def [$($names)*] $($rest)*)
     };
     (@arms [$($done:tt)*] $def:tt [($n:ident $i:tt) $($names:tt)*]
         send($tx:expr, $v:expr) -> $p:pat => $body:expr) => {
-        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case($tx, $v)] $p $body)]
+        $crate::select!(@arms [$($done)* ($n $i [$crate::__private::send_case(&$tx, $v)] $p $body)]
             $def [$($names)*])
     };
     (@arms $done:tt [] $names:tt default => $body:block, $($rest:tt)*) => {
