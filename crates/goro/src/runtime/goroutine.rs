@@ -263,19 +263,32 @@ impl Goroutine {
 
     /// Wakes the goroutine: see the module docs for the transitions.
     pub(crate) fn unpark(self: &Arc<Self>) {
+        if self.make_runnable() {
+            super::worker::ready(self.clone());
+        }
+    }
+
+    /// `unpark` for an owned reference: queues it without touching the count.
+    fn unpark_owned(self: Arc<Self>) {
+        if self.make_runnable() {
+            super::worker::ready(self);
+        }
+    }
+
+    /// The wake transition; true if the caller won `PARKED` → `RUNNABLE` and must queue it.
+    fn make_runnable(&self) -> bool {
         let mut cur = self.sched.load(Ordering::Acquire);
         loop {
             let next = match cur {
                 RUNNING => NOTIFIED,
                 PARKED => RUNNABLE,
-                _ => return,
+                _ => return false,
             };
             match self
                 .sched
                 .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) if next == RUNNABLE => return super::worker::ready(self.clone()),
-                Ok(_) => return,
+                Ok(_) => return next == RUNNABLE,
                 Err(actual) => cur = actual,
             }
         }
@@ -284,7 +297,7 @@ impl Goroutine {
 
 impl Wake for Goroutine {
     fn wake(self: Arc<Self>) {
-        self.unpark();
+        self.unpark_owned();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
