@@ -32,7 +32,7 @@ fn runtime_paths_and_signatures() {
     let _: goro::runtime::GoroutineId = id;
     let rt: goro::Runtime = goro::Builder::default().max_procs(1).build().unwrap();
     let _: &goro::runtime::Runtime = &rt;
-    assert_eq!(rt.run(|| goro::max_procs()), 1);
+    assert_eq!(rt.run(goro::max_procs), 1);
     let infos: Vec<GoroutineInfo> = goro::runtime::dump();
     drop(infos);
     let s = State::Waiting(WaitReason::Other("x"));
@@ -85,9 +85,8 @@ fn channel_paths_errors_and_texts() {
         TrySendError::Full(2).to_string(),
         "sending on a full channel"
     );
-    let it: Iter<'_, u8> = rx.iter();
-    drop(it);
-    assert_eq!(rx.try_recv(), Ok(1));
+    let mut it: Iter<'_, u8> = rx.iter();
+    assert_eq!(it.next(), Some(1));
     assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
     assert_eq!(
         TryRecvError::Empty.to_string(),

@@ -3,7 +3,7 @@
 //! and dropping pending or already-completed futures without losing a value or leaving a
 //! stale waiter behind.
 
-mod chan_util;
+mod support;
 
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use chan_util::watchdog;
 use goro::{chan, go, SendError, TryRecvError, TrySendError};
+use support::watchdog;
 
 /// Wakes a parked thread and counts its wake-ups.
 struct ThreadWaker {

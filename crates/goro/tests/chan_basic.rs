@@ -2,17 +2,17 @@
 //! timeouts, error texts, iteration and conversions. Most bodies run three times: on a
 //! one-worker runtime, on a two-worker runtime and on a plain OS thread (see `chan_util`).
 
-mod chan_util;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chan_util::{everywhere, watchdog};
 use goro::{
     chan, go, never, Chan, Receiver, RecvTimeoutError, SendError, SendTimeoutError, Sender,
     TryRecvError, TrySendError,
 };
+use support::{everywhere, watchdog};
 
 #[test]
 fn buffered_fifo() {
@@ -64,7 +64,7 @@ fn unbuffered_fifo_through_a_chain_of_turns() {
 /// Blocked senders on an unbuffered channel are served in the order they blocked.
 #[test]
 fn blocked_senders_are_served_in_order() {
-    chan_util::on_runtime(1, || {
+    support::on_runtime(1, || {
         let ch = chan::<usize>(0);
         for i in 0..50 {
             let tx = ch.sender();

@@ -4,13 +4,13 @@
 //! receiver went) dropped inside the channel. Counts are bounded so a debug build stays
 //! within seconds.
 
-mod chan_util;
+mod support;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use chan_util::{everywhere, on_runtime, watchdog, Rng};
 use goro::{chan, go, Receiver, Sender};
+use support::{everywhere, on_runtime, watchdog, Rng};
 
 /// Go's "whispers": n goroutines in a row, each adding one to what its right neighbour
 /// passes on, on unbuffered channels.

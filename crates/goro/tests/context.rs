@@ -1,13 +1,13 @@
 //! goro::context: cancellation flows down (never up), deadlines fire, `done()` works in
 //! `select!`, from goroutines and plain threads.
 
-mod sync_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use goro::context::{CancelHandle, Context, ContextError};
 use goro::RecvTimeoutError;
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 #[test]
 fn background_is_never_done() {
@@ -75,7 +75,7 @@ fn deriving_from_a_done_context_gives_a_done_context() {
 
 #[test]
 fn timeout_fires_with_deadline_exceeded() {
-    watchdog("context timeout", || {
+    watchdog(60, || {
         let start = Instant::now();
         let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(20));
         let (child, _c) = ctx.with_cancel();
@@ -113,7 +113,7 @@ fn a_past_deadline_is_done_at_once() {
 
 #[test]
 fn a_timer_firing_after_cancel_changes_nothing() {
-    watchdog("timer after cancel", || {
+    watchdog(60, || {
         let (ctx, cancel) = Context::background().with_timeout(Duration::from_millis(5));
         cancel.cancel();
         std::thread::sleep(Duration::from_millis(20));
@@ -123,7 +123,7 @@ fn a_timer_firing_after_cancel_changes_nothing() {
 
 /// A worker loops on jobs until its context is done, selecting on `done()`.
 fn worker_stops_on_cancel(procs: usize) {
-    let (handled, err) = on_runtime("context worker", procs, || {
+    let (handled, err) = on_runtime(procs, || {
         let (ctx, cancel) = Context::background().with_cancel();
         let jobs = goro::chan::<u32>(0);
         let worker = {
@@ -161,7 +161,7 @@ fn worker_stops_on_cancel_on_two_workers() {
 /// A request with a deadline: the slow backend loses, the caller sees DeadlineExceeded.
 #[test]
 fn request_with_deadline_in_select() {
-    let outcome = on_runtime("context deadline in select", 2, || {
+    let outcome = on_runtime(2, || {
         let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(20));
         let reply = goro::chan::<&str>(1);
         let tx = reply.sender();
@@ -179,7 +179,7 @@ fn request_with_deadline_in_select() {
 
 #[test]
 fn many_goroutines_watch_one_context() {
-    let n = on_runtime("context fan-out", 2, || {
+    let n = on_runtime(2, || {
         let (ctx, cancel) = Context::background().with_cancel();
         let hs: Vec<_> = (0..50)
             .map(|i| {
@@ -203,7 +203,7 @@ fn many_goroutines_watch_one_context() {
 
 #[test]
 fn plain_threads_cancel_and_wait() {
-    watchdog("context threads", || {
+    watchdog(60, || {
         let (ctx, cancel) = Context::background().with_cancel();
         let waiter = {
             let ctx = ctx.clone();

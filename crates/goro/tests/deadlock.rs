@@ -1,26 +1,15 @@
 //! Introspection: goroutine dumps, the long-runner mark, SIGQUIT, and the deadlock detector
 //! in `goro::run` — both the deadlocks it must report and the waits it must not.
 
+mod support;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use goro::runtime::{State, WaitReason};
-
-/// Runs `f` on a thread and fails the test if it has not finished within `secs`.
-fn watchdog<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test did not finish within {secs} s"),
-    }
-}
+use support::watchdog;
 
 /// The panic message of `run(f)`, which must panic.
 fn run_panic_message<T>(f: impl FnOnce() -> T + Send + 'static) -> String

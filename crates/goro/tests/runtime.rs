@@ -1,23 +1,13 @@
 //! The runtime core: spawning, joining, parking, yielding, panics, stacks and shutdown.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+mod support;
+
+use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Runs `f` on a thread and fails the test if it has not finished within `secs`.
-fn watchdog<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let r = catch_unwind(AssertUnwindSafe(f));
-        let _ = tx.send(r);
-    });
-    match rx.recv_timeout(Duration::from_secs(secs)) {
-        Ok(Ok(v)) => v,
-        Ok(Err(p)) => std::panic::resume_unwind(p),
-        Err(_) => panic!("test did not finish within {secs} s: deadlock or lost wake-up"),
-    }
-}
+use support::watchdog;
 
 fn single_worker() -> goro::Runtime {
     goro::Runtime::builder().max_procs(1).build().unwrap()

@@ -2,15 +2,15 @@
 //! (never-ready and closed channels, default, empty select), self-select, duplicate
 //! channels, dropped send values, and the dynamic builder.
 
-mod chan_util;
+mod support;
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chan_util::{everywhere, on_runtime, watchdog};
 use goro::{chan, go, never, select, Chan, Receiver, Select, SendError};
+use support::{everywhere, on_runtime, watchdog};
 
 #[test]
 fn every_arm_form_parses() {

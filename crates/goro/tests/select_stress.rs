@@ -4,10 +4,10 @@
 //! send and receive on a mix of unbuffered and buffered channels against plain senders and
 //! receivers).
 
-mod chan_util;
+mod support;
 
-use chan_util::{everywhere, on_runtime};
 use goro::{chan, go, select, Chan, Receiver, Select};
+use support::{everywhere, on_runtime};
 
 /// Asserts that `count` out of `n` trials is within six standard deviations of a fair
 /// share `1/k`.

@@ -1,6 +1,6 @@
 //! goro::sync::Cond: a queue with notify_one, broadcast, parking on one worker, threads.
 
-mod sync_support;
+mod support;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Cond, Mutex, WaitGroup};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 /// A bounded queue: producers wait for room, consumers for items; every item arrives once.
 fn bounded_queue(procs: usize) {
-    let sum = on_runtime("cond queue", procs, || {
+    let sum = on_runtime(procs, || {
         let q = Arc::new((Mutex::new(VecDeque::new()), Cond::new(), Cond::new()));
         let total = Arc::new(AtomicUsize::new(0));
         let wg = WaitGroup::new();
@@ -73,7 +73,7 @@ fn bounded_queue_on_two_workers() {
 /// Single-worker property: waiters park in `wait`, the notifier runs on the same worker.
 #[test]
 fn notify_all_releases_every_waiter_on_one_worker() {
-    let released = on_runtime("cond broadcast", 1, || {
+    let released = on_runtime(1, || {
         let state = Arc::new((Mutex::new(false), Cond::default()));
         let released = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..10)
@@ -103,7 +103,7 @@ fn notify_all_releases_every_waiter_on_one_worker() {
 /// `notify_one` wakes one waiter per call: each token is consumed by exactly one waiter.
 #[test]
 fn notify_one_wakes_one_at_a_time() {
-    on_runtime("cond signal", 2, || {
+    on_runtime(2, || {
         let state = Arc::new((Mutex::new(0usize), Cond::new()));
         let done = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..5)
@@ -134,7 +134,7 @@ fn notify_one_wakes_one_at_a_time() {
 
 #[test]
 fn plain_threads_wait_goroutine_notifies() {
-    watchdog("cond threads", || {
+    watchdog(60, || {
         let state = Arc::new((Mutex::new(0u32), Cond::new()));
         let ts: Vec<_> = (0..3)
             .map(|_| {

@@ -1,7 +1,7 @@
 //! goro::sync::ErrGroup: first error after all finish, context cancelled on failure and on
 //! wait, panics re-raised by wait.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use goro::context::{Context, ContextError};
 use goro::sync::ErrGroup;
-use sync_support::on_runtime;
+use support::on_runtime;
 
 fn first_error_after_all_finish(procs: usize) {
-    let (result, finished) = on_runtime("errgroup first error", procs, || {
+    let (result, finished) = on_runtime(procs, || {
         let finished = Arc::new(AtomicUsize::new(0));
         let (group, ctx) = ErrGroup::with_context(&Context::background());
         for i in 0..10 {
@@ -55,7 +55,7 @@ fn first_error_wins_on_two_workers() {
 
 #[test]
 fn all_ok() {
-    let r = on_runtime("errgroup ok", 2, || {
+    let r = on_runtime(2, || {
         let group = ErrGroup::<String>::default();
         for _ in 0..20 {
             group.go(|| {
@@ -70,7 +70,7 @@ fn all_ok() {
 
 #[test]
 fn the_context_is_cancelled_on_the_first_error() {
-    let (result, stopped_early) = on_runtime("errgroup context", 2, || {
+    let (result, stopped_early) = on_runtime(2, || {
         let (group, ctx) = ErrGroup::with_context(&Context::background());
         let stopped_early = Arc::new(AtomicUsize::new(0));
         for _ in 0..5 {
@@ -102,7 +102,7 @@ fn the_context_is_cancelled_on_the_first_error() {
 
 #[test]
 fn wait_cancels_the_context_even_on_success() {
-    let err = on_runtime("errgroup wait cancels", 1, || {
+    let err = on_runtime(1, || {
         let (group, ctx) = ErrGroup::<()>::with_context(&Context::background());
         group.go(|| Ok(()));
         assert_eq!(group.wait(), Ok(()));
@@ -113,7 +113,7 @@ fn wait_cancels_the_context_even_on_success() {
 
 #[test]
 fn a_cancelled_parent_cancels_the_group_context() {
-    on_runtime("errgroup parent", 1, || {
+    on_runtime(1, || {
         let (parent, cancel) = Context::background().with_cancel();
         let (group, ctx) = ErrGroup::<ContextError>::with_context(&parent);
         let c = ctx.clone();
@@ -129,7 +129,7 @@ fn a_cancelled_parent_cancels_the_group_context() {
 
 #[test]
 fn a_panic_is_re_raised_by_wait_after_all_finish() {
-    let (finished, ctx_err, message) = on_runtime("errgroup panic", 2, || {
+    let (finished, ctx_err, message) = on_runtime(2, || {
         let (group, ctx) = ErrGroup::<()>::with_context(&Context::background());
         let finished = Arc::new(AtomicUsize::new(0));
         group.go(|| panic!("worker exploded"));
@@ -154,7 +154,7 @@ fn a_panic_is_re_raised_by_wait_after_all_finish() {
 
 #[test]
 fn from_a_plain_thread() {
-    sync_support::watchdog("errgroup thread", || {
+    support::watchdog(60, || {
         let group = ErrGroup::new();
         group.go(|| Err(1));
         group.go(|| Ok(()));

@@ -1,19 +1,19 @@
 //! goro::sync::Mutex: exact counts under contention, parking (not blocking) the worker,
 //! plain threads, and the small API.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Mutex, MutexGuard, WaitGroup};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 /// `goroutines` goroutines each add `per` to one counter; every 16th increment yields while
 /// holding the lock, so the others really queue for it.
 fn contended_count(procs: usize, goroutines: usize, per: usize) {
-    let total = on_runtime("contended mutex count", procs, move || {
+    let total = on_runtime(procs, move || {
         let m = Arc::new(Mutex::new(0usize));
         let hs: Vec<_> = (0..goroutines)
             .map(|_| {
@@ -50,7 +50,7 @@ fn exact_count_on_two_workers() {
 /// queue for it; nobody blocks the only worker, and everything completes.
 #[test]
 fn holder_may_sleep_while_others_queue_on_one_worker() {
-    let order = on_runtime("mutex holder sleeps", 1, || {
+    let order = on_runtime(1, || {
         let m = Arc::new(Mutex::new(Vec::new()));
         let started = Arc::new(AtomicUsize::new(0));
         let holder = {
@@ -85,7 +85,7 @@ fn holder_may_sleep_while_others_queue_on_one_worker() {
 /// not need the lock) while others queue for the lock, on one worker.
 #[test]
 fn holder_may_wait_on_a_wait_group_on_one_worker() {
-    let total = on_runtime("mutex holder waits on a WaitGroup", 1, || {
+    let total = on_runtime(1, || {
         let m = Arc::new(Mutex::new(0));
         let gate = WaitGroup::new();
         gate.add(1);
@@ -118,7 +118,7 @@ fn holder_may_wait_on_a_wait_group_on_one_worker() {
 
 #[test]
 fn plain_threads_and_goroutines_share_a_mutex() {
-    let total = watchdog("mutex from threads", || {
+    let total = watchdog(60, || {
         let m = Arc::new(Mutex::new(0u64));
         let threads: Vec<_> = (0..4)
             .map(|_| {
@@ -207,7 +207,7 @@ fn guards_are_sync_for_sync_data() {
 /// given to a goroutine that unwinds instead is passed on.
 #[test]
 fn a_runtime_shutdown_leaves_the_mutex_usable() {
-    watchdog("mutex after runtime shutdown", || {
+    watchdog(60, || {
         let m = Arc::new(Mutex::new(0));
         let g = m.lock();
         let rt = goro::Runtime::builder().max_procs(2).build().unwrap();

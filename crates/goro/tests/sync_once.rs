@@ -1,17 +1,17 @@
 //! goro::sync::Once and OnceCell: exactly one run under contention, waiting callers park,
 //! panics (Once: done; OnceCell: retried), plain threads.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Once, OnceCell, WaitGroup};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 fn once_under_contention(procs: usize) {
-    let (calls, seen) = on_runtime("once contention", procs, || {
+    let (calls, seen) = on_runtime(procs, || {
         let once = Arc::new(Once::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(AtomicUsize::new(0));
@@ -47,7 +47,7 @@ fn once_runs_exactly_once_on_two_workers() {
 
 #[test]
 fn once_from_plain_threads() {
-    watchdog("once threads", || {
+    watchdog(60, || {
         static ONCE: Once = Once::new();
         static CALLS: AtomicUsize = AtomicUsize::new(0);
         let ts: Vec<_> = (0..8)
@@ -68,7 +68,7 @@ fn once_from_plain_threads() {
 
 #[test]
 fn a_panicking_call_still_counts_as_done() {
-    on_runtime("once panic", 2, || {
+    on_runtime(2, || {
         let once = Arc::new(Once::default());
         let o = once.clone();
         let first = goro::go(move || {
@@ -96,7 +96,7 @@ fn a_panicking_call_still_counts_as_done() {
 
 #[test]
 fn once_cell_initialises_once_under_contention() {
-    let (inits, sum) = on_runtime("once cell contention", 2, || {
+    let (inits, sum) = on_runtime(2, || {
         let cell: Arc<OnceCell<usize>> = Arc::new(OnceCell::new());
         let inits = Arc::new(AtomicUsize::new(0));
         let hs: Vec<_> = (0..50)
@@ -132,7 +132,7 @@ fn once_cell_set_get_and_debug() {
 
 #[test]
 fn once_cell_retries_after_a_panicking_initialiser() {
-    on_runtime("once cell panic", 1, || {
+    on_runtime(1, || {
         let cell = Arc::new(OnceCell::new());
         let c = cell.clone();
         let failing = goro::go(move || {

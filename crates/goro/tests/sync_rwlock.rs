@@ -1,18 +1,18 @@
 //! goro::sync::RwLock: shared readers, exclusive writers, writer preference, parking on one
 //! worker, plain threads.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Mutex, RwLock};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 /// Writers keep the two halves equal; readers must never see them differ.
 fn readers_and_writers(procs: usize) {
-    let (a, b) = on_runtime("rwlock readers and writers", procs, || {
+    let (a, b) = on_runtime(procs, || {
         let l = Arc::new(RwLock::new((0u64, 0u64)));
         let mut hs = Vec::new();
         for w in 0..4 {
@@ -59,7 +59,7 @@ fn readers_and_writers_on_two_workers() {
 
 #[test]
 fn readers_share_the_lock() {
-    let max = on_runtime("readers share", 1, || {
+    let max = on_runtime(1, || {
         let l = Arc::new(RwLock::new(()));
         let inside = Arc::new(AtomicUsize::new(0));
         let max = Arc::new(AtomicUsize::new(0));
@@ -83,7 +83,7 @@ fn readers_share_the_lock() {
 
 /// A reader holds the lock; a writer queues; a later reader must wait behind the writer.
 fn writer_preference(procs: usize) {
-    let order = on_runtime("writer preference", procs, || {
+    let order = on_runtime(procs, || {
         let l = Arc::new(RwLock::new(()));
         let order = Arc::new(Mutex::new(Vec::new()));
         let first = l.read();
@@ -134,7 +134,7 @@ fn a_waiting_writer_blocks_new_readers_on_two_workers() {
 /// Single-worker property: a writer sleeps holding the lock while readers and writers queue.
 #[test]
 fn writer_may_sleep_while_others_queue_on_one_worker() {
-    let log = on_runtime("rwlock holder sleeps", 1, || {
+    let log = on_runtime(1, || {
         let l = Arc::new(RwLock::new(Vec::new()));
         let holder = {
             let l = l.clone();
@@ -167,7 +167,7 @@ fn writer_may_sleep_while_others_queue_on_one_worker() {
 
 #[test]
 fn plain_threads_share_an_rwlock() {
-    let v = watchdog("rwlock from threads", || {
+    let v = watchdog(60, || {
         let l = Arc::new(RwLock::new(0u64));
         let ts: Vec<_> = (0..6)
             .map(|i| {

@@ -1,17 +1,17 @@
 //! goro::sync::Semaphore: never more holders than permits, FIFO hand-off, no barging past
 //! waiters, parking on one worker, plain threads.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Mutex, Semaphore, WaitGroup};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 fn bounded_holders(procs: usize) {
-    let (max, total) = on_runtime("semaphore bound", procs, || {
+    let (max, total) = on_runtime(procs, || {
         let sem = Arc::new(Semaphore::new(3));
         let inside = Arc::new(AtomicUsize::new(0));
         let max = Arc::new(AtomicUsize::new(0));
@@ -56,7 +56,7 @@ fn never_more_holders_than_permits_on_two_workers() {
 /// released while someone waits.
 #[test]
 fn fifo_and_no_barging() {
-    let order = on_runtime("semaphore fifo", 1, || {
+    let order = on_runtime(1, || {
         let sem = Arc::new(Semaphore::new(0));
         let order = Arc::new(Mutex::new(Vec::new()));
         let hs: Vec<_> = (0..5)
@@ -90,7 +90,7 @@ fn fifo_and_no_barging() {
 /// Single-worker property: permit holders park (sleep) while others queue.
 #[test]
 fn holders_may_sleep_while_others_queue_on_one_worker() {
-    let done = on_runtime("semaphore holders sleep", 1, || {
+    let done = on_runtime(1, || {
         let sem = Arc::new(Semaphore::default());
         sem.add_permits(2);
         let done = Arc::new(AtomicUsize::new(0));
@@ -112,7 +112,7 @@ fn holders_may_sleep_while_others_queue_on_one_worker() {
 
 #[test]
 fn plain_threads_and_api() {
-    watchdog("semaphore threads", || {
+    watchdog(60, || {
         let sem = Arc::new(Semaphore::new(2));
         let inside = Arc::new(AtomicUsize::new(0));
         let ts: Vec<_> = (0..6)
@@ -151,7 +151,7 @@ fn static_semaphore() {
 /// A permit handed to a goroutine that unwinds (its runtime dropped) goes back.
 #[test]
 fn a_runtime_shutdown_returns_handed_permits() {
-    watchdog("semaphore after runtime shutdown", || {
+    watchdog(60, || {
         let sem = Arc::new(Semaphore::new(1));
         let p = sem.acquire();
         let rt = goro::Runtime::builder().max_procs(2).build().unwrap();

@@ -1,16 +1,16 @@
 //! goro::sync::WaitGroup: counting, many waiters, `go`, misuse panics, one worker, threads.
 
-mod sync_support;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use goro::sync::{Mutex, WaitGroup};
-use sync_support::{on_runtime, watchdog};
+use support::{on_runtime, watchdog};
 
 fn count_with(procs: usize) {
-    let n = on_runtime("wait group count", procs, || {
+    let n = on_runtime(procs, || {
         let hits = Arc::new(AtomicUsize::new(0));
         let wg = WaitGroup::new();
         for i in 0..200 {
@@ -42,7 +42,7 @@ fn waits_for_every_goroutine_on_two_workers() {
 
 #[test]
 fn many_waiters_goroutines_and_threads_are_all_released() {
-    watchdog("many waiters", || {
+    watchdog(60, || {
         let wg = WaitGroup::new();
         wg.add(1);
         let released = Arc::new(AtomicUsize::new(0));
@@ -80,7 +80,7 @@ fn many_waiters_goroutines_and_threads_are_all_released() {
 
 #[test]
 fn go_counts_and_survives_panics() {
-    let (n, panicked) = on_runtime("wait group go", 2, || {
+    let (n, panicked) = on_runtime(2, || {
         let hits = Arc::new(AtomicUsize::new(0));
         let wg = WaitGroup::new();
         let hs: Vec<_> = (0..20)
@@ -110,7 +110,7 @@ fn go_counts_and_survives_panics() {
 
 #[test]
 fn go_returns_the_value_and_reports_the_panic() {
-    on_runtime("wait group go results", 1, || {
+    on_runtime(1, || {
         let wg = WaitGroup::new();
         let ok = wg.go(|| 7);
         let bad = wg.go(|| -> u8 { panic!("bad") });
@@ -138,7 +138,7 @@ fn done_below_zero_panics_with_go_s_message() {
 
 #[test]
 fn reusable_after_wait_returns() {
-    on_runtime("wait group reuse", 1, || {
+    on_runtime(1, || {
         let wg = WaitGroup::default();
         for round in 0..5 {
             for _ in 0..=round {
@@ -159,7 +159,7 @@ fn reusable_after_wait_returns() {
 /// it waits for (and goroutines queued on the Mutex) share the only worker.
 #[test]
 fn waiting_holder_on_one_worker() {
-    let total = on_runtime("wait group holder", 1, || {
+    let total = on_runtime(1, || {
         let m = Arc::new(Mutex::new(0));
         let wg = WaitGroup::new();
         let holder = {
@@ -195,7 +195,7 @@ fn waiting_holder_on_one_worker() {
 
 #[test]
 fn plain_threads() {
-    watchdog("wait group threads", || {
+    watchdog(60, || {
         let wg = WaitGroup::new();
         let hits = Arc::new(AtomicUsize::new(0));
         for _ in 0..8 {

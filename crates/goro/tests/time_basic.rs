@@ -2,13 +2,13 @@
 //! `stop`/`reset` returns no stale value is received. Lower bounds on elapsed time are
 //! checked; upper bounds only loosely (the machine may be busy).
 
-mod chan_util;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use chan_util::{everywhere, on_runtime, watchdog};
 use goro::time::{after, tick, Ticker, Timer};
 use goro::{select, RecvTimeoutError, TryRecvError};
+use support::{everywhere, on_runtime, watchdog};
 
 const MS: Duration = Duration::from_millis(1);
 

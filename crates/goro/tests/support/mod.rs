@@ -1,7 +1,8 @@
-//! Helpers shared by the channel, select and time tests: a watchdog so that a deadlock
-//! fails a test instead of hanging it, and a runner that repeats a test body on a
-//! one-worker runtime, a two-worker runtime and a plain OS thread.
+//! Helpers shared by the integration tests: a watchdog so that a deadlock fails a test
+//! instead of hanging it, runners for a body on a runtime of a given size (or on all of a
+//! one-worker runtime, a two-worker runtime and a plain OS thread), and a small RNG.
 
+// Each test binary uses a subset of these.
 #![allow(dead_code)]
 
 use std::panic::{self, AssertUnwindSafe};
@@ -27,7 +28,7 @@ pub fn watchdog<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'st
 
 /// Runs `f` as the main goroutine of a fresh runtime with `procs` workers, under a
 /// watchdog.
-pub fn on_runtime<T: Send + 'static>(procs: usize, f: fn() -> T) -> T {
+pub fn on_runtime<T: Send + 'static>(procs: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
     watchdog(120, move || {
         let rt = goro::Runtime::builder()
             .max_procs(procs)
