@@ -19,11 +19,11 @@ use std::error::Error;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::chan::{Receiver, Sender};
 use crate::runtime::worker::lock;
+use crate::runtime::TimerTarget;
 
 /// Why a context is done (Go's `context.Canceled` and `context.DeadlineExceeded`).
 ///
@@ -130,11 +130,15 @@ impl Node {
 /// is not kept alive by the timer.
 struct DeadlineTimer(Weak<Node>);
 
-impl Wake for DeadlineTimer {
-    fn wake(self: Arc<Self>) {
+impl TimerTarget for DeadlineTimer {
+    fn fire(self: Arc<Self>) {
         if let Some(node) = self.0.upgrade() {
             node.cancel(ContextError::DeadlineExceeded, true);
         }
+    }
+
+    fn is_live(&self) -> bool {
+        self.0.upgrade().is_some_and(|node| node.err().is_none())
     }
 }
 
@@ -244,7 +248,7 @@ impl Context {
             handle.node.cancel(ContextError::DeadlineExceeded, true);
         } else if !ctx.is_done() {
             let timer = DeadlineTimer(Arc::downgrade(&handle.node));
-            crate::runtime::add_timer(deadline, Waker::from(Arc::new(timer)));
+            crate::runtime::add_timer(deadline, Arc::new(timer));
         }
         (ctx, handle)
     }

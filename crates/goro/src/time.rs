@@ -13,14 +13,13 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crate::chan::core::{wake, Core};
 use crate::chan::{never, Receiver, TrySendError};
 use crate::park::Waiter;
 use crate::runtime::worker::lock;
-use crate::runtime::{self, WaitReason};
+use crate::runtime::{self, TimerTarget, WaitReason};
 
 /// Pauses the current goroutine for at least `d` (Go's `time.Sleep`); other goroutines run
 /// on its worker meanwhile. On a plain thread it sleeps the thread.
@@ -142,7 +141,7 @@ impl TimerShared {
             generation: st.generation,
         });
         drop(st);
-        runtime::add_timer(when, Waker::from(fire));
+        runtime::add_timer(when, fire);
         was_pending
     }
 
@@ -153,8 +152,13 @@ impl TimerShared {
     }
 }
 
-impl Wake for Fire {
-    fn wake(self: Arc<Self>) {
+impl TimerTarget for Fire {
+    fn is_live(&self) -> bool {
+        let st = lock(&self.shared.state);
+        st.generation == self.generation && st.armed && self.shared.core.has_receivers()
+    }
+
+    fn fire(self: Arc<Self>) {
         let shared = &self.shared;
         let mut st = lock(&shared.state);
         if st.generation != self.generation || !st.armed {
@@ -195,7 +199,7 @@ impl Wake for Fire {
         drop(st);
         wake(receiver);
         if let Some(next) = next {
-            runtime::add_timer(next, Waker::from(self));
+            runtime::add_timer(next, self);
         }
     }
 }

@@ -87,6 +87,24 @@ fn two_goroutines_waiting_on_each_other_are_reported() {
 }
 
 #[test]
+fn timers_that_can_no_longer_fire_do_not_hide_a_deadlock() {
+    let report = run_panic_message(|| {
+        drop(goro::time::after(Duration::from_secs(3600))); // nobody can receive its tick
+        let stopped = goro::time::Timer::new(Duration::from_secs(3600));
+        stopped.stop();
+        let (_ctx, _cancel) = goro::context::Context::background().with_cancel();
+        let ch = goro::chan::<u8>(0);
+        let got = ch.recv();
+        drop(stopped);
+        got
+    });
+    assert!(
+        report.starts_with("all goroutines are asleep - deadlock!\n"),
+        "{report}"
+    );
+}
+
+#[test]
 fn a_sleeping_program_is_not_a_deadlock() {
     let slept = watchdog(60, || {
         goro::run(|| {

@@ -485,6 +485,11 @@ impl<T> Core<T> {
         self.senders.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether any handle able to receive is left.
+    pub(crate) fn has_receivers(&self) -> bool {
+        self.receivers.load(Ordering::Acquire) > 0
+    }
+
     pub(crate) fn add_receiver(&self) {
         self.receivers.fetch_add(1, Ordering::Relaxed);
     }

@@ -35,6 +35,7 @@ use goroutine::{Goroutine, Switch, NOTIFIED, RUNNING};
 use join::Spawned;
 use shutdown::RuntimeShutdown;
 use timer::TimerAction;
+pub(crate) use timer::TimerTarget;
 use worker::{lock, with_current, with_local, WorkerShared};
 
 /// Default virtual size of a goroutine stack.
@@ -616,14 +617,14 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
     });
 }
 
-/// Arms a timer that wakes `waker` at `when`: on the calling worker, or on a worker of the
+/// Arms a timer that fires `target` at `when`: on the calling worker, or on a worker of the
 /// default runtime from a plain thread.
-pub(crate) fn add_timer(when: Instant, waker: Waker) {
+pub(crate) fn add_timer(when: Instant, target: Arc<dyn TimerTarget>) {
     let (shared, index) = with_local(|l| (l.shared.clone(), l.index)).unwrap_or_else(|| {
         deadlock::touch();
         let shared = default_runtime().shared.clone();
         let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
         (shared, i)
     });
-    shared.workers[index].add_timer(&shared, when, TimerAction::Wake(waker));
+    shared.workers[index].add_timer(&shared, when, TimerAction::Target(target));
 }

@@ -7,23 +7,33 @@
 //!
 //! Invariant: `Timers::earliest()` is the deadline of the heap's top entry (or `None`);
 //! entries are never removed early — a park timer whose park has ended is stale and firing it
-//! does nothing (its goroutine's `park_seq` moved on).
+//! does nothing (its goroutine's `park_seq` moved on); other targets know their own
+//! staleness (`TimerTarget::is_live`).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::Waker;
 use std::time::Instant;
 
 use super::goroutine::Goroutine;
+
+/// Something a timer fires other than a park deadline: a time channel, a context deadline.
+pub(crate) trait TimerTarget: Send + Sync {
+    /// Does what the timer is for.
+    fn fire(self: Arc<Self>);
+
+    /// Whether firing could still make anything happen (a stopped timer, or one whose
+    /// channel nobody can receive from, cannot): the deadlock detector asks.
+    fn is_live(&self) -> bool;
+}
 
 /// What a due timer does.
 pub(crate) enum TimerAction {
     /// Ends park number `seq` of a goroutine, if it is still that park.
     Park(Arc<Goroutine>, u64),
-    /// Wakes anything else (channel timers implement `Wake`).
-    Wake(Waker),
+    /// Fires a time channel or context deadline.
+    Target(Arc<dyn TimerTarget>),
 }
 
 struct TimerEntry {
@@ -87,7 +97,7 @@ impl Timers {
     pub(crate) fn has_live(&self) -> bool {
         self.heap.iter().any(|e| match &e.action {
             TimerAction::Park(g, seq) => g.park_seq.load(Ordering::Acquire) == *seq,
-            TimerAction::Wake(_) => true,
+            TimerAction::Target(t) => t.is_live(),
         })
     }
 }
@@ -100,7 +110,7 @@ impl TimerAction {
                     g.unpark();
                 }
             }
-            TimerAction::Wake(w) => w.wake(),
+            TimerAction::Target(t) => t.fire(),
         }
     }
 }
@@ -109,13 +119,16 @@ impl TimerAction {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::task::Wake;
     use std::time::Duration;
 
     struct Count(AtomicUsize);
-    impl Wake for Count {
-        fn wake(self: Arc<Self>) {
+    impl TimerTarget for Count {
+        fn fire(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn is_live(&self) -> bool {
+            true
         }
     }
 
@@ -128,7 +141,7 @@ mod tests {
             .collect();
         for (i, c) in counters.iter().enumerate() {
             let when = base + Duration::from_millis(10 * (3 - i as u64));
-            t.add(when, TimerAction::Wake(Waker::from(c.clone())));
+            t.add(when, TimerAction::Target(c.clone()));
         }
         assert_eq!(t.earliest(), Some(base + Duration::from_millis(10)));
         let mut due = Vec::new();
