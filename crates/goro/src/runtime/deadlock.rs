@@ -7,7 +7,8 @@
 //! 1. every goroutine of every live runtime is parked on a goro primitive — not running,
 //!    not runnable (a goroutine stuck in a std lock or a syscall counts as running);
 //! 2. no runtime has a live timer (a sleep, a deadline, `after`, `tick`, a context
-//!    deadline): a timer will wake something;
+//!    deadline): a timer will wake something. Timers that can no longer do anything (a
+//!    stopped `Timer`, a tick nobody can receive, a finished park) do not count;
 //! 3. no plain OS thread could still act. Plain threads are the hard part: a thread that
 //!    was handed a `Chan` is invisible until it uses it. A thread counts as able to act while
 //!    it is alive if it has touched goro (spawned a goroutine, blocked on a goro primitive,

@@ -465,7 +465,9 @@ where
 /// woken in between:
 /// - every goroutine of every runtime is parked on a goro primitive (one blocked in a std
 ///   lock or a system call counts as running);
-/// - no timer is pending anywhere (sleeps, timeouts, `after`, `tick`, context deadlines);
+/// - no timer that can still fire is pending anywhere (sleeps, timeouts, `after`, `tick`,
+///   context deadlines; a stopped `Timer`, a tick nobody can receive and the deadline of a
+///   context already done do not count);
 /// - no plain OS thread could still act. A thread counts as able to act while it is alive
 ///   if it has used goro (spawned, blocked on a goro primitive, armed a timer) or was
 ///   started after this `run` began — unless it is blocked right now without a deadline on
