@@ -244,7 +244,7 @@ impl WaitQueue {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -280,5 +280,83 @@ mod tests {
         drop(unsafe { waiters[3].complete(3) });
         assert!(q.is_empty());
         assert!(!entries[0].queued && !entries[3].queued);
+    }
+}
+
+/// loom model of a waiter linked into a queue racing a peer that claims it:
+/// `RUSTFLAGS="--cfg loom" cargo test -p goro --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::{Arc, Mutex};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    struct Owner {
+        queue: Mutex<WaitQueue>,
+    }
+
+    impl QueueOwner for Owner {
+        unsafe fn unlink(&self, entry: *mut Entry) {
+            // SAFETY: the entry was linked only into this queue.
+            unsafe { self.queue.lock().unwrap().remove(entry) };
+        }
+    }
+
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_claim_races_abort_and_unlink() {
+        loom::model(|| {
+            let owner = Arc::new(Owner {
+                queue: Mutex::new(WaitQueue::new()),
+            });
+            let wakes = std::sync::Arc::new(Wakes(AtomicUsize::new(0)));
+            let waiting = {
+                let (owner, wakes) = (owner.clone(), wakes.clone());
+                loom::thread::spawn(move || {
+                    let waiter = Waiter::new(Waker::from(wakes));
+                    let mut entry = Entry::new(&waiter, 7, ptr::null_mut());
+                    {
+                        let mut queue = owner.queue.lock().unwrap();
+                        // SAFETY: `entry` stays in this frame until dropped; `owner` outlives it.
+                        unsafe { entry.link(&mut queue, &*owner) };
+                    }
+                    let outcome = waiter.abort();
+                    drop(entry);
+                    outcome
+                })
+            };
+            let claimed = {
+                let mut queue = owner.queue.lock().unwrap();
+                match queue.claim_first(None) {
+                    Some(e) => {
+                        // SAFETY: claimed just above, under the queue's lock.
+                        let w = unsafe { e.waiter().complete(e.case()) };
+                        drop(queue);
+                        w.wake();
+                        true
+                    }
+                    None => false,
+                }
+            };
+            let outcome = waiting.join().unwrap();
+            assert_eq!(
+                outcome,
+                claimed.then_some(7),
+                "completed exactly when claimed"
+            );
+            assert_eq!(wakes.0.load(Ordering::SeqCst), usize::from(claimed));
+            assert!(
+                owner.queue.lock().unwrap().is_empty(),
+                "nothing left linked"
+            );
+        });
     }
 }
