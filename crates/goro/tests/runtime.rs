@@ -240,6 +240,17 @@ fn num_goroutine_counts_live_goroutines() {
 }
 
 #[test]
+fn a_joined_goroutine_is_no_longer_counted() {
+    watchdog(60, || {
+        let rt = goro::Runtime::builder().max_procs(2).build().unwrap();
+        for i in 0..2000 {
+            rt.go(move || i).join().unwrap();
+            assert_eq!(rt.num_goroutine(), 0, "after join {i}");
+        }
+    });
+}
+
+#[test]
 fn is_finished_turns_true_after_the_goroutine_returns() {
     watchdog(30, || {
         let h = goro::go(|| goro::time::sleep(Duration::from_millis(30)));

@@ -134,17 +134,17 @@ impl<F, T> Spawned<F, T> {
 
 /// What a worker does with a goroutine's function.
 pub(crate) trait Body: Send + Sync {
-    /// Runs the function and stores its result or panic.
+    /// Runs the function, calls `ending`, then stores its result or panic for `join`.
     ///
     /// # Safety
     /// Called at most once in total with `abandon`, by the worker that owns the goroutine.
-    unsafe fn run(&self);
+    unsafe fn run(&self, ending: &dyn Fn());
 
-    /// Drops the function unrun; its `join` reports that it never ran.
+    /// Drops the function unrun, calls `ending`, then stores an error for `join`.
     ///
     /// # Safety
     /// As for `run`.
-    unsafe fn abandon(&self);
+    unsafe fn abandon(&self, ending: &dyn Fn());
 }
 
 impl<F, T> Body for Spawned<F, T>
@@ -152,18 +152,20 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    unsafe fn run(&self) {
+    unsafe fn run(&self, ending: &dyn Fn()) {
         // SAFETY: forwarded contract.
         if let Some(f) = unsafe { self.take() } {
             let result = panic::catch_unwind(AssertUnwindSafe(f));
+            ending();
             self.state.finish(result);
         }
     }
 
-    unsafe fn abandon(&self) {
+    unsafe fn abandon(&self, ending: &dyn Fn()) {
         // SAFETY: forwarded contract.
         if let Some(f) = unsafe { self.take() } {
             drop(f);
+            ending();
             let payload: Box<dyn Any + Send> =
                 Box::new("goroutine never ran: its runtime shut down or it could not get a stack");
             self.state.finish(Err(payload));

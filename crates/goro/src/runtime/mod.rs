@@ -50,8 +50,10 @@ pub(crate) struct Shared {
     idle: Mutex<Vec<usize>>,
     nidle: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
-    /// Goroutines that exist: spawned and not yet finished or abandoned.
-    live: AtomicUsize,
+    /// Goroutines spawned and ended by threads that are not this runtime's workers (each
+    /// worker counts its own, without contention, in `WorkerShared`).
+    spawned_elsewhere: AtomicUsize,
+    ended_elsewhere: AtomicUsize,
     observed: Mutex<dump::Observed>,
     epoch: Instant,
     pub(crate) spawn_rr: AtomicUsize,
@@ -90,17 +92,42 @@ impl Shared {
         self.workers.iter().any(WorkerShared::has_unstarted)
     }
 
-    /// Drops a finished or abandoned goroutine from its worker's registry and the count.
+    /// Drops a finished or abandoned goroutine from its worker's registry.
     pub(crate) fn forget(&self, g: &Goroutine) {
         if let Some(w) = self.workers.get(g.home.load(Ordering::Relaxed)) {
             w.registry.remove(g);
         }
-        self.live.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// How many goroutines exist.
+    /// Counts a goroutine as gone: called before its `join` can return, so that
+    /// `num_goroutine` no longer counts a goroutine whose result is out.
+    pub(crate) fn count_ended(&self) {
+        self.count(|w| &w.ended, &self.ended_elsewhere);
+    }
+
+    /// Counts an event on the calling worker's own counter, or on the shared one from any
+    /// other thread.
+    fn count(&self, mine: impl Fn(&WorkerShared) -> &AtomicUsize, elsewhere: &AtomicUsize) {
+        let worker = with_local(|l| std::ptr::eq(Arc::as_ptr(&l.shared), self).then_some(l.index));
+        match worker.flatten() {
+            Some(i) => {
+                let c = mine(&self.workers[i]);
+                c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
+            None => {
+                elsewhere.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// How many goroutines exist (spawned and not yet finished or abandoned).
     pub(crate) fn live(&self) -> usize {
-        self.live.load(Ordering::Relaxed)
+        let sum = |get: fn(&WorkerShared) -> usize| self.workers.iter().map(get).sum::<usize>();
+        let spawned = sum(|w| w.spawned.load(Ordering::Relaxed))
+            + self.spawned_elsewhere.load(Ordering::Relaxed);
+        let ended =
+            sum(|w| w.ended.load(Ordering::Relaxed)) + self.ended_elsewhere.load(Ordering::Relaxed);
+        spawned.saturating_sub(ended)
     }
 
     /// Every goroutine that has started, and every unstarted one waiting in a stealable
@@ -128,7 +155,7 @@ impl Shared {
         if !on_goroutine() {
             deadlock::touch();
         }
-        self.live.fetch_add(1, Ordering::Relaxed);
+        self.count(|w| &w.spawned, &self.spawned_elsewhere);
         if self.shutdown.load(Ordering::Acquire) {
             worker::abandon(&g);
         } else {
@@ -384,7 +411,8 @@ impl Builder {
             idle: Mutex::new(Vec::with_capacity(n)),
             nidle: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
-            live: AtomicUsize::new(0),
+            spawned_elsewhere: AtomicUsize::new(0),
+            ended_elsewhere: AtomicUsize::new(0),
             observed: Mutex::new(dump::Observed::default()),
             epoch: Instant::now(),
             spawn_rr: AtomicUsize::new(0),
@@ -451,7 +479,14 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    current_shared().spawn(f, Location::caller())
+    let at = Location::caller();
+    let mut f = Some(f);
+    // Spawn through the running goroutine's runtime without cloning its `Arc`.
+    let spawned = with_current(|g| g.map(|g| g.shared.spawn(f.take().expect("taken once"), at)));
+    spawned.unwrap_or_else(|| {
+        let f = f.take().expect("taken once");
+        default_runtime().shared.spawn(f, at)
+    })
 }
 
 /// Runs `f` as a goroutine on the default runtime, blocks the calling thread until it

@@ -51,6 +51,9 @@ pub(crate) struct WorkerShared {
     timers: Mutex<Timers>,
     /// The goroutines started here and not finished.
     pub(crate) registry: Registry,
+    /// Goroutines spawned and ended by this worker's thread (written by it alone).
+    pub(crate) spawned: AtomicUsize,
+    pub(crate) ended: AtomicUsize,
     /// Earliest timer deadline in nanoseconds since `Shared::epoch`, or `NO_TIMER`.
     next_timer: AtomicU64,
     sleeping: AtomicBool,
@@ -65,6 +68,8 @@ impl WorkerShared {
             inbox: CachePadded::new(Inbox::new()),
             timers: Mutex::new(Timers::default()),
             registry: Registry::default(),
+            spawned: AtomicUsize::new(0),
+            ended: AtomicUsize::new(0),
             next_timer: AtomicU64::new(NO_TIMER),
             sleeping: AtomicBool::new(false),
             thread: OnceLock::new(),
@@ -510,9 +515,11 @@ fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
     *task = Task::Started(Coroutine::with_stack(stack, move |yielder, ()| {
         // SAFETY: `gp` is the goroutine running this coroutine; its `Arc` is held by the
         // worker while the coroutine runs.
-        unsafe { (*(gp as *const Goroutine)).set_yielder(yielder) };
+        let g = unsafe { &*(gp as *const Goroutine) };
+        // SAFETY: called by the coroutine itself, on its home worker.
+        unsafe { g.set_yielder(yielder) };
         // SAFETY: the body runs once, here, on the goroutine's home worker.
-        unsafe { f.run() };
+        unsafe { f.run(&|| g.shared.count_ended()) };
     }));
     with_local(|l| l.homed += 1);
     true
@@ -582,7 +589,7 @@ fn end_unstarted(g: &Arc<Goroutine>, task: &mut Task) {
     g.shared.forget(g);
     if let Task::Unstarted(body) = unstarted {
         // SAFETY: the body was never run, and this worker owns the goroutine.
-        unsafe { body.abandon() };
+        unsafe { body.abandon(&|| g.shared.count_ended()) };
     }
 }
 
@@ -595,5 +602,6 @@ pub(crate) fn leak(g: &Arc<Goroutine>) {
     }
     g.sched.store(DONE, Ordering::Release);
     g.shared.forget(g);
+    g.shared.count_ended();
     with_local(|l| l.homed -= 1);
 }
