@@ -147,29 +147,38 @@ fn a_pending_timer_is_not_a_deadlock() {
 }
 
 #[test]
-fn detection_can_be_turned_off_for_threads_it_cannot_see() {
-    // A thread started before `run` that never touched goro is assumed not to act (the
-    // documented rule), so this program needs detection off.
+fn a_thread_started_before_run_that_sleeps_then_sends_is_not_a_deadlock() {
+    // Never touched goro and older than the run, but in a timed sleep: it counts as alive,
+    // even though it sleeps far longer than the confirmation period.
     let got = watchdog(60, || {
         let ch = goro::chan::<u32>(0);
         let tx = ch.sender();
-        let gate = Arc::new(AtomicBool::new(false));
-        let g = gate.clone();
         std::thread::spawn(move || {
-            while !g.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            std::thread::sleep(Duration::from_millis(600));
-            tx.send(9).unwrap();
+            std::thread::sleep(Duration::from_millis(1500));
+            tx.send(8).unwrap();
         });
+        goro::run(move || ch.recv())
+    });
+    assert_eq!(got, Some(8));
+}
+
+#[test]
+fn with_detection_off_a_deadlocked_run_just_waits() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // This thread stays blocked in `run` for the rest of the test binary, as Go's would.
+    std::thread::spawn(move || {
         let rt = goro::Runtime::builder()
             .detect_deadlocks(false)
             .build()
             .unwrap();
-        gate.store(true, Ordering::SeqCst);
-        rt.run(move || ch.recv())
+        let outcome = catch_unwind(AssertUnwindSafe(|| rt.run(|| goro::chan::<u8>(0).recv())));
+        let _ = tx.send(outcome.is_ok());
     });
-    assert_eq!(got, Some(9));
+    let waited = rx.recv_timeout(Duration::from_millis(1500));
+    assert!(
+        waited.is_err(),
+        "run returned or reported with detection off: {waited:?}"
+    );
 }
 
 #[test]

@@ -12,12 +12,14 @@
 //! 3. no plain OS thread could still act. Plain threads are the hard part: a thread that
 //!    was handed a `Chan` is invisible until it uses it. A thread counts as able to act while
 //!    it is alive if it has touched goro (spawned a goroutine, blocked on a goro primitive,
-//!    armed a timer) or was started after this `run` began (Linux's `/proc/self/task`
-//!    lists them) — unless it is blocked right now, with no deadline, on a goro primitive,
-//!    or is itself inside a `run`, or is a goro worker. Threads that existed before the run
-//!    began and never touched goro (a test harness's own) do not hold the report back;
-//! 4. all of the above holds at two checks `CONFIRM` apart, with no goroutine or blocked
-//!    thread having parked or woken in between (their park counters are unchanged).
+//!    armed a timer), or was started after this `run` began (Linux's `/proc/self/task`
+//!    lists them), or is running or in a timed sleep right now (its `/proc` state and
+//!    system call: it will carry on by itself) — unless it is blocked right now, with no
+//!    deadline, on a goro primitive, or is itself inside a `run`, or is a goro worker.
+//!    Threads that existed before the run began, never touched goro and wait on something
+//!    else (a test harness's own) do not hold the report back;
+//! 4. all of the above holds over `CONFIRM` (checks every `CHECK_EVERY`), with no goroutine
+//!    or blocked thread having parked or woken in between (their park counters unchanged).
 //!
 //! Then `run` panics with `all goroutines are asleep - deadlock!` and a dump. Nothing here
 //! touches the hot paths: goroutines are inspected through the registry, and plain threads
@@ -36,7 +38,7 @@ use super::Shared;
 /// How often a waiting `run` looks for a deadlock.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_millis(100);
 /// How long the all-asleep state must hold before it is reported.
-const CONFIRM: Duration = Duration::from_millis(200);
+const CONFIRM: Duration = Duration::from_millis(500);
 
 /// What the detector knows about OS threads, by kernel thread id.
 #[derive(Default)]
@@ -146,6 +148,31 @@ impl Drop for InRun {
     }
 }
 
+/// Whether a thread is running, or sleeping with a timeout it set itself (`thread::sleep`):
+/// either way it will go on by itself and may then use a channel it holds.
+fn looks_busy(tid: i32) -> bool {
+    let task = format!("/proc/self/task/{tid}");
+    let Ok(stat) = std::fs::read_to_string(format!("{task}/stat")) else {
+        return false;
+    };
+    // The state is the first field after the parenthesised command name.
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next());
+    if state == Some("R") {
+        return true;
+    }
+    let syscall = std::fs::read_to_string(format!("{task}/syscall")).ok();
+    let number = syscall
+        .as_deref()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok());
+    matches!(
+        number,
+        Some(libc::SYS_nanosleep | libc::SYS_clock_nanosleep)
+    )
+}
+
 /// The threads of this process now.
 fn live_tids() -> Option<HashSet<i32>> {
     let dir = std::fs::read_dir("/proc/self/task").ok()?;
@@ -227,7 +254,7 @@ fn asleep_fingerprint(baseline: &HashSet<i32>) -> Option<u64> {
         t.touched.retain(|tid| live.contains(tid));
         live.iter().any(|tid| {
             let plain = !t.workers.contains(tid) && !t.in_run.contains_key(tid);
-            let may_act = t.touched.contains(tid) || !baseline.contains(tid);
+            let may_act = t.touched.contains(tid) || !baseline.contains(tid) || looks_busy(*tid);
             plain && may_act && !t.blocked.contains_key(tid)
         })
     });

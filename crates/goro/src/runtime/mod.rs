@@ -496,19 +496,21 @@ where
 /// Where Go would die with `fatal error: all goroutines are asleep - deadlock!`, `run`
 /// panics with a message that starts `all goroutines are asleep - deadlock!` followed by a
 /// dump of every goroutine (`goroutine 7 [chan receive]: spawned at src/main.rs:12:5`). It
-/// reports only when all of these hold, twice, 200 ms apart, with nothing having parked or
-/// woken in between:
+/// reports only when all of these hold for 500 ms, with nothing having parked or woken in
+/// between:
 /// - every goroutine of every runtime is parked on a goro primitive (one blocked in a std
 ///   lock or a system call counts as running);
 /// - no timer that can still fire is pending anywhere (sleeps, timeouts, `after`, `tick`,
 ///   context deadlines; a stopped `Timer`, a tick nobody can receive and the deadline of a
 ///   context already done do not count);
 /// - no plain OS thread could still act. A thread counts as able to act while it is alive
-///   if it has used goro (spawned, blocked on a goro primitive, armed a timer) or was
-///   started after this `run` began — unless it is blocked right now without a deadline on
-///   a goro primitive, or is itself inside `run`. Threads that existed before the run
-///   began and never used goro are assumed not to act: if such a thread holds a channel
-///   and will send later, build the runtime with
+///   if it has used goro (spawned, blocked on a goro primitive, armed a timer), or was
+///   started after this `run` began, or is running or in `thread::sleep` right now (Linux's
+///   `/proc/self/task` tells) — unless it is blocked right now without a deadline on a goro
+///   primitive, or is itself inside `run`. A thread that existed before the run began,
+///   never used goro and is blocked on something else (a std lock, channel or condition
+///   variable, I/O) is assumed not to act: if such a thread holds a goro channel and will
+///   send on it later, build the runtime with
 ///   [`Builder::detect_deadlocks(false)`](crate::Builder::detect_deadlocks).
 ///
 /// # Panics
