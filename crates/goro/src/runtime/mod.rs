@@ -1,13 +1,20 @@
-//! runtime: goroutines, the M:N scheduler, and the process-wide default runtime.
+//! The runtime: [`Runtime`] and its [`Builder`], [`JoinHandle`], [`GoroutineId`], and
+//! introspection — [`dump`] with [`GoroutineInfo`], [`State`] and [`WaitReason`].
 //!
-//! A [`Runtime`] is `max_procs` worker threads (see `worker`) sharing one `Shared`: the
-//! workers' queues and timers, the goroutine registry, the idle/spinning bookkeeping and
-//! the shutdown flag. Goroutines (see `goroutine`) run on goro stacks (see `stack`) and wait
-//! through `crate::park`, which lands in [`park_goroutine`] here.
+//! A goroutine belongs to one runtime for life. [`go`] from a goroutine spawns
+//! onto that goroutine's runtime, and from a plain thread onto the default runtime, which
+//! starts on first use (with `GOMAXPROCS` workers) and lives until the process exits.
 //!
-//! Invariants: a goroutine belongs to one runtime for life; `go` from a goroutine spawns
-//! onto that goroutine's runtime, `go` from a plain thread onto the default runtime, which
-//! starts on first use and lives until the process exits.
+//! ```
+//! let rt = goro::runtime::Runtime::builder().max_procs(2).build().unwrap();
+//! let id = rt.run(|| goro::current_id().unwrap());
+//! println!("the main goroutine was {id}");
+//! ```
+
+// Inside: a `Runtime` is `max_procs` worker threads (see `worker`) sharing one `Shared`:
+// the workers' queues, timers and registries, the idle/spinning bookkeeping and the
+// shutdown flag. Goroutines (see `goroutine`) run on goro stacks (see `stack`) and wait
+// through `crate::park`, which lands in `park_goroutine` here.
 
 mod deadlock;
 mod dump;
@@ -174,7 +181,7 @@ impl Shared {
 
 /// A goroutine runtime: `max_procs` worker threads running goroutines M:N.
 ///
-/// Most programs never build one: [`go`](crate::go) and [`run`](crate::run) use the default
+/// Most programs never build one: [`go`] and [`run`] use the default
 /// runtime. Build your own to choose the worker count or stack size, or to shut goroutines
 /// down deterministically: dropping a `Runtime` wakes every goroutine still parked so that
 /// it unwinds (its destructors run; its `join` reports an error), drops goroutines that
@@ -383,7 +390,7 @@ impl Builder {
     }
 
     /// Whether [`Runtime::run`] reports a deadlock instead of hanging (default on; see
-    /// [`run`](crate::run) for the exact rule).
+    /// [`run`] for the exact rule).
     ///
     /// ```
     /// let rt = goro::Runtime::builder().detect_deadlocks(false).build().unwrap();
