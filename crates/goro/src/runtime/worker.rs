@@ -13,9 +13,11 @@
 //! - `timers`: deadlines (see `timer`).
 //!
 //! Fairness: `next` may be taken at most `NEXT_STREAK` times in a row; then it goes to the
-//! back of the queue, so two goroutines readying each other cannot starve the rest. The
-//! inbox is drained into `runq` on every scheduling round; timers are checked every
-//! `TIMER_CHECK_INTERVAL` rounds and whenever the worker runs out of work.
+//! back of the queue, so two goroutines readying each other cannot starve the rest. Picks
+//! outside `next` alternate between `runq` and `unstarted`, so a goroutine looping on
+//! `yield_now` cannot starve a new one. The inbox is drained into `runq` on every scheduling
+//! round; timers are checked every `TIMER_CHECK_INTERVAL` rounds and whenever the worker
+//! runs out of work.
 //!
 //! Idle workers spin briefly (counted in `Shared::spinning`), then sleep. Whoever makes
 //! stealable work wakes one sleeper when nobody spins (Go's spinning-M rule); whoever
