@@ -104,7 +104,8 @@ struct Status {
     tag: AtomicU8,
     other_ptr: AtomicUsize,
     other_len: AtomicUsize,
-    /// `coarse_now()` when the goroutine last parked (or was created).
+    /// `coarse_now()` when the goroutine last parked (0 before its first park: only a
+    /// parked goroutine's time is read from here).
     since: AtomicU64,
 }
 
@@ -142,7 +143,6 @@ impl Goroutine {
         f: Arc<dyn Body>,
         spawned_at: &'static Location<'static>,
     ) -> Goroutine {
-        let now = super::coarse_now();
         Goroutine {
             id: GoroutineId::next(),
             sched: AtomicU8::new(RUNNABLE),
@@ -158,7 +158,7 @@ impl Goroutine {
                 tag: AtomicU8::new(0),
                 other_ptr: AtomicUsize::new(0),
                 other_len: AtomicUsize::new(0),
-                since: AtomicU64::new(now),
+                since: AtomicU64::new(0),
             },
             task: UnsafeCell::new(Task::Unstarted(f)),
             yielder: UnsafeCell::new(std::ptr::null()),
