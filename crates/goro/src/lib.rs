@@ -33,6 +33,7 @@ pub mod context;
 mod park;
 pub mod runtime;
 mod select;
+mod spin;
 pub mod sync;
 pub mod time;
 mod waitq;

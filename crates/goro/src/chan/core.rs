@@ -41,9 +41,9 @@ use std::task::Waker;
 use std::time::Instant;
 
 use super::errors::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use super::lock::{SpinGuard, SpinLock};
 use crate::park::Waiter;
 use crate::runtime::WaitReason;
+use crate::spin::{SpinGuard, SpinLock};
 use crate::waitq::{Entry, QueueOwner, WaitQueue};
 
 /// A channel: its state and its handle counts. Reached only through handles.

@@ -14,7 +14,6 @@ mod async_ops;
 pub(crate) mod core;
 mod errors;
 mod iter;
-mod lock;
 
 use std::fmt;
 use std::sync::Arc;

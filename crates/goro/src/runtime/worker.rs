@@ -39,6 +39,7 @@ use super::registry::Registry;
 use super::stack::{self, StackPool};
 use super::timer::{TimerAction, Timers};
 use super::Shared;
+use crate::spin::SpinLock;
 
 const NEXT_STREAK: u32 = 32;
 const TIMER_CHECK_INTERVAL: u64 = 16;
@@ -47,7 +48,7 @@ const NO_TIMER: u64 = u64::MAX;
 
 /// The part of a worker other threads reach.
 pub(crate) struct WorkerShared {
-    unstarted: CachePadded<Mutex<VecDeque<Arc<Goroutine>>>>,
+    unstarted: CachePadded<SpinLock<VecDeque<Arc<Goroutine>>>>,
     unstarted_len: AtomicUsize,
     inbox: CachePadded<Inbox>,
     timers: Mutex<Timers>,
@@ -65,7 +66,7 @@ pub(crate) struct WorkerShared {
 impl WorkerShared {
     pub(crate) fn new() -> WorkerShared {
         WorkerShared {
-            unstarted: CachePadded::new(Mutex::new(VecDeque::new())),
+            unstarted: CachePadded::new(SpinLock::new(VecDeque::new())),
             unstarted_len: AtomicUsize::new(0),
             inbox: CachePadded::new(Inbox::new()),
             timers: Mutex::new(Timers::default()),
@@ -88,14 +89,14 @@ impl WorkerShared {
     }
 
     fn push_unstarted(&self, g: Arc<Goroutine>) {
-        let mut q = lock(&self.unstarted);
+        let mut q = self.unstarted.lock();
         q.push_back(g);
         self.unstarted_len.store(q.len(), Ordering::Release);
     }
 
     /// The unstarted goroutines queued here.
     pub(crate) fn unstarted_snapshot(&self) -> Vec<Arc<Goroutine>> {
-        lock(&self.unstarted).iter().cloned().collect()
+        self.unstarted.lock().iter().cloned().collect()
     }
 
     pub(crate) fn has_unstarted(&self) -> bool {
@@ -106,7 +107,7 @@ impl WorkerShared {
         if self.unstarted_len.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let mut q = lock(&self.unstarted);
+        let mut q = self.unstarted.lock();
         let g = q.pop_front();
         self.unstarted_len.store(q.len(), Ordering::Release);
         g
@@ -117,14 +118,14 @@ impl WorkerShared {
         if self.unstarted_len.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let mut q = lock(&self.unstarted);
+        let mut q = self.unstarted.lock();
         let take = q.len().div_ceil(2);
         let mut stolen: VecDeque<Arc<Goroutine>> = q.drain(..take).collect();
         self.unstarted_len.store(q.len(), Ordering::Release);
         drop(q);
         let first = stolen.pop_front();
         if !stolen.is_empty() {
-            let mut mine = lock(&into.unstarted);
+            let mut mine = into.unstarted.lock();
             mine.extend(stolen);
             into.unstarted_len.store(mine.len(), Ordering::Release);
         }
