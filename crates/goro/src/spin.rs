@@ -1,4 +1,5 @@
-//! spin: the spin lock around a channel's state and a worker's stealable queue.
+//! spin: the spin lock around a channel's state, a worker's stealable queue and registry,
+//! and a goroutine's join state.
 //!
 //! Those critical sections are a few loads and stores (push or pop one value, link or claim
 //! one entry, move a batch of goroutines), and on a goroutine they never block: a goroutine

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::coarse_now;
 use super::goroutine::{Goroutine, GoroutineId, PARKED, RUNNABLE};
+use super::join::Unstarted;
 
 /// Why a goroutine is waiting; `Display` prints Go's words.
 ///
@@ -218,22 +219,33 @@ pub(crate) struct Observed {
 }
 
 impl Observed {
-    /// Describes every goroutine in `all`, and forgets goroutines not among them.
-    pub(crate) fn describe(&mut self, all: &[Arc<Goroutine>]) -> Vec<GoroutineInfo> {
+    /// Describes every goroutine in `started` and `unstarted`, and forgets goroutines not
+    /// among them.
+    pub(crate) fn describe(
+        &mut self,
+        started: &[Arc<Goroutine>],
+        unstarted: &[Unstarted],
+    ) -> Vec<GoroutineInfo> {
         let now = coarse_now();
-        let mut seen = HashMap::with_capacity(all.len());
-        let infos = all
+        let mut seen = HashMap::with_capacity(started.len() + unstarted.len());
+        let mut first_seen = |id: GoroutineId, switches: (u64, u64)| {
+            let first = match self.seen.get(&id.as_u64()) {
+                Some(&(s, at)) if s == switches => at,
+                _ => now,
+            };
+            seen.insert(id.as_u64(), (switches, first));
+            first
+        };
+        let mut infos: Vec<GoroutineInfo> = started
             .iter()
-            .map(|g| {
-                let switches = g.switches();
-                let first = match self.seen.get(&g.id().as_u64()) {
-                    Some(&(s, at)) if s == switches => at,
-                    _ => now,
-                };
-                seen.insert(g.id().as_u64(), (switches, first));
-                info(g, first, now)
-            })
+            .map(|g| info(g, first_seen(g.id(), g.switches()), now))
             .collect();
+        infos.extend(unstarted.iter().map(|body| GoroutineInfo {
+            id: body.id(),
+            state: State::Runnable,
+            spawned_at: body.spawned_at(),
+            since: Duration::from_nanos(now.saturating_sub(first_seen(body.id(), (0, 0)))),
+        }));
         self.seen = seen;
         infos
     }

@@ -1,10 +1,16 @@
 //! goroutine: one goroutine's identity, scheduling state and body.
 //!
-//! A `Goroutine` is shared (`Arc`) between its worker, the wakers held by wait queues and
-//! timers, and the runtime's registry. Its body — first a `Send` closure, then a
-//! corosensei coroutine on a goro stack — is touched only by the worker that owns it: any
-//! worker may take an unstarted goroutine from a queue, but once resumed it stays on that
-//! worker (its `home`) for life (see DESIGN.md, "Goroutines never migrate").
+//! A goroutine that has not started is only its function (`join::Unstarted`), which any
+//! worker may take from a queue. The worker that first runs it gives it a `Goroutine`
+//! header, and the goroutine stays on that worker (its `home`) for life (see DESIGN.md,
+//! "Goroutines never migrate"). The header is shared (`Arc`) between that worker, the
+//! wakers held by wait queues and timers, and the runtime's registry; its coroutine is
+//! touched only by the home worker.
+//!
+//! Headers are recycled: when a goroutine finishes and its worker holds the only reference,
+//! the header goes back to that worker's pool and serves the next goroutine it starts, so a
+//! spawn allocates nothing but the goroutine's function, and the header stays in the cache
+//! of the worker that uses it.
 //!
 //! Scheduling state (`sched`), changed only by CAS or by the home worker:
 //! - `RUNNABLE`: in exactly one run queue (or the "next" slot, or an inbox).
@@ -24,7 +30,6 @@ use std::task::Wake;
 
 use corosensei::{Coroutine, Yielder};
 
-use super::join::Body;
 use super::stack::GoroStack;
 use super::{Shared, WaitReason};
 
@@ -33,9 +38,6 @@ pub(crate) const RUNNING: u8 = 1;
 pub(crate) const NOTIFIED: u8 = 2;
 pub(crate) const PARKED: u8 = 3;
 pub(crate) const DONE: u8 = 4;
-
-/// `home` of a goroutine no worker has resumed yet.
-pub(crate) const UNSTARTED: usize = usize::MAX;
 
 /// Why a goroutine handed control back to its worker.
 pub(crate) enum Switch {
@@ -47,12 +49,6 @@ pub(crate) enum Switch {
 
 /// The body of a goroutine that has started: a coroutine on its own stack.
 pub(crate) type Coro = Coroutine<(), Switch, (), GoroStack>;
-
-pub(crate) enum Task {
-    Unstarted(Arc<dyn Body>),
-    Started(Coro),
-    Finished,
-}
 
 /// A goroutine's unique id; ids are never reused within a process.
 ///
@@ -67,7 +63,7 @@ pub(crate) enum Task {
 pub struct GoroutineId(NonZeroU64);
 
 impl GoroutineId {
-    fn next() -> GoroutineId {
+    pub(crate) fn next() -> GoroutineId {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let id = NEXT.fetch_add(1, Ordering::Relaxed);
         GoroutineId(NonZeroU64::new(id).expect("goroutine ids exhausted"))
@@ -112,7 +108,8 @@ struct Status {
 pub(crate) struct Goroutine {
     id: GoroutineId,
     pub(crate) sched: AtomicU8,
-    pub(crate) home: AtomicUsize,
+    /// The worker it runs on; fixed for the header's life, recycling included.
+    pub(crate) home: usize,
     pub(crate) shared: Arc<Shared>,
     pub(crate) spawned_at: &'static Location<'static>,
     /// Counts parks; a timer armed for park `n` wakes only park `n`.
@@ -124,29 +121,31 @@ pub(crate) struct Goroutine {
     /// Its slot in its home worker's registry.
     pub(crate) registry_slot: AtomicUsize,
     status: Status,
-    task: UnsafeCell<Task>,
+    /// The coroutine, from the start until the goroutine finishes.
+    task: UnsafeCell<Option<Coro>>,
     /// The coroutine's yielder while it runs; set by the coroutine itself.
     yielder: UnsafeCell<*const Yielder<(), Switch>>,
 }
 
-// SAFETY: `task` and `yielder` are only touched by the worker that owns the goroutine (the
-// one that dequeued it before it started, its home worker after): see the module docs. The
-// rest is atomics and `Sync` data.
+// SAFETY: `task` and `yielder` are only touched by the goroutine's home worker: see the
+// module docs. The rest is atomics and `Sync` data.
 unsafe impl Sync for Goroutine {}
-// SAFETY: as above; the `Task::Unstarted` body is `Send`, and a started coroutine never
-// leaves its home worker even though the `Arc` holding it does.
+// SAFETY: as above; the coroutine never leaves its home worker even though the `Arc`
+// holding it does.
 unsafe impl Send for Goroutine {}
 
 impl Goroutine {
+    /// A header for goroutine `id`, homed on worker `home`, with no coroutine yet.
     pub(crate) fn new(
         shared: Arc<Shared>,
-        f: Arc<dyn Body>,
+        home: usize,
+        id: GoroutineId,
         spawned_at: &'static Location<'static>,
     ) -> Goroutine {
         Goroutine {
-            id: GoroutineId::next(),
+            id,
             sched: AtomicU8::new(RUNNABLE),
-            home: AtomicUsize::new(UNSTARTED),
+            home,
             shared,
             spawned_at,
             park_seq: AtomicU64::new(0),
@@ -160,18 +159,27 @@ impl Goroutine {
                 other_len: AtomicUsize::new(0),
                 since: AtomicU64::new(0),
             },
-            task: UnsafeCell::new(Task::Unstarted(f)),
+            task: UnsafeCell::new(None),
             yielder: UnsafeCell::new(std::ptr::null()),
         }
     }
 
-    pub(crate) fn id(&self) -> GoroutineId {
-        self.id
+    /// Makes a finished goroutine's header serve goroutine `id`. The exclusive borrow
+    /// proves that no waker, timer or registry still refers to the old goroutine. Its park
+    /// counter keeps counting (a deadlock fingerprint only needs it to change).
+    pub(crate) fn reuse(&mut self, id: GoroutineId, spawned_at: &'static Location<'static>) {
+        debug_assert!(
+            self.task.get_mut().is_none(),
+            "a recycled goroutine has finished"
+        );
+        self.id = id;
+        self.spawned_at = spawned_at;
+        *self.sched.get_mut() = RUNNABLE;
+        *self.inbox_next.get_mut() = std::ptr::null_mut();
     }
 
-    /// Whether a worker has resumed it.
-    pub(crate) fn is_started(&self) -> bool {
-        self.home.load(Ordering::Relaxed) != UNSTARTED
+    pub(crate) fn id(&self) -> GoroutineId {
+        self.id
     }
 
     /// The task cell.
@@ -179,7 +187,7 @@ impl Goroutine {
     /// # Safety
     /// Called only by the worker that owns this goroutine, with no other borrow live.
     #[allow(clippy::mut_from_ref)]
-    pub(crate) unsafe fn task(&self) -> &mut Task {
+    pub(crate) unsafe fn task(&self) -> &mut Option<Coro> {
         // SAFETY: exclusive per the contract.
         unsafe { &mut *self.task.get() }
     }
@@ -264,14 +272,14 @@ impl Goroutine {
     /// Wakes the goroutine: see the module docs for the transitions.
     pub(crate) fn unpark(self: &Arc<Self>) {
         if self.make_runnable() {
-            super::worker::ready(self.clone());
+            super::worker::ready(self);
         }
     }
 
     /// `unpark` for an owned reference: queues it without touching the count.
     fn unpark_owned(self: Arc<Self>) {
         if self.make_runnable() {
-            super::worker::ready(self);
+            super::worker::ready(&self);
         }
     }
 

@@ -2,21 +2,22 @@
 //!
 //! `JoinState` holds the result once the goroutine ends (normally, by panic, or abandoned
 //! by a shutting-down runtime) and the queue of whoever waits for it. `Spawned` puts the
-//! goroutine's function and its `JoinState` in one allocation; its worker either runs the
-//! function or abandons it, and both store a result exactly once, so `join` never hangs.
+//! goroutine's identity, function and `JoinState` in one allocation: until it starts, that
+//! allocation is all a goroutine is (`Unstarted`). Its worker either runs the function or
+//! abandons it, and both store a result exactly once, so `join` never hangs.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::goroutine::GoroutineId;
-use super::worker::lock;
 use super::WaitReason;
 use crate::park::Waiter;
+use crate::spin::SpinLock;
 use crate::waitq::{Entry, QueueOwner, WaitQueue};
 
 struct Inner<T> {
@@ -25,21 +26,21 @@ struct Inner<T> {
 }
 
 pub(crate) struct JoinState<T> {
-    inner: Mutex<Inner<T>>,
+    inner: SpinLock<Inner<T>>,
     finished: AtomicBool,
 }
 
 impl<T> QueueOwner for JoinState<T> {
     unsafe fn unlink(&self, entry: *mut Entry) {
         // SAFETY: the entry was linked only into this queue (caller's contract).
-        unsafe { lock(&self.inner).waiters.remove(entry) };
+        unsafe { self.inner.lock().waiters.remove(entry) };
     }
 }
 
 impl<T> JoinState<T> {
     pub(crate) fn new() -> JoinState<T> {
         JoinState {
-            inner: Mutex::new(Inner {
+            inner: SpinLock::new(Inner {
                 result: None,
                 waiters: WaitQueue::new(),
             }),
@@ -48,9 +49,12 @@ impl<T> JoinState<T> {
     }
 
     pub(crate) fn finish(&self, result: thread::Result<T>) {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         inner.result = Some(result);
         self.finished.store(true, Ordering::Release);
+        if inner.waiters.is_empty() {
+            return;
+        }
         let wakers: Vec<_> = inner
             .waiters
             .claim_all()
@@ -88,7 +92,7 @@ impl<T> JoinState<T> {
 
     /// One wait for the result, until `deadline`.
     fn wait_until(&self, deadline: Option<Instant>) -> Option<thread::Result<T>> {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         if let Some(result) = inner.result.take() {
             return Some(result);
         }
@@ -99,13 +103,18 @@ impl<T> JoinState<T> {
         drop(inner);
         waiter.wait(WaitReason::Join, deadline);
         drop(entry);
-        lock(&self.inner).result.take()
+        self.inner.lock().result.take()
     }
 }
 
-/// A goroutine's function and its result, in one allocation shared by the goroutine (as
-/// `dyn Body`) and its `JoinHandle` (as `dyn AsJoinState`).
+/// A goroutine that has not started: its function, queued until a worker runs it.
+pub(crate) type Unstarted = Arc<dyn Body>;
+
+/// A goroutine's identity, function and result, in one allocation shared by the goroutine
+/// (as `dyn Body`) and its `JoinHandle` (as `dyn AsJoinState`).
 pub(crate) struct Spawned<F, T> {
+    id: GoroutineId,
+    spawned_at: &'static Location<'static>,
     f: UnsafeCell<Option<F>>,
     state: JoinState<T>,
 }
@@ -115,8 +124,10 @@ pub(crate) struct Spawned<F, T> {
 unsafe impl<F: Send, T: Send> Sync for Spawned<F, T> {}
 
 impl<F, T> Spawned<F, T> {
-    pub(crate) fn new(f: F) -> Spawned<F, T> {
+    pub(crate) fn new(f: F, id: GoroutineId, spawned_at: &'static Location<'static>) -> Self {
         Spawned {
+            id,
+            spawned_at,
             f: UnsafeCell::new(Some(f)),
             state: JoinState::new(),
         }
@@ -134,6 +145,12 @@ impl<F, T> Spawned<F, T> {
 
 /// What a worker does with a goroutine's function.
 pub(crate) trait Body: Send + Sync {
+    /// The goroutine's id, chosen when it was spawned.
+    fn id(&self) -> GoroutineId;
+
+    /// Where it was spawned.
+    fn spawned_at(&self) -> &'static Location<'static>;
+
     /// Runs the function, calls `ending`, then stores its result or panic for `join`.
     ///
     /// # Safety
@@ -152,6 +169,14 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
+    fn id(&self) -> GoroutineId {
+        self.id
+    }
+
+    fn spawned_at(&self) -> &'static Location<'static> {
+        self.spawned_at
+    }
+
     unsafe fn run(&self, ending: &dyn Fn()) {
         // SAFETY: forwarded contract.
         if let Some(f) = unsafe { self.take() } {

@@ -34,6 +34,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
 use std::time::Instant;
 
+use crossbeam_utils::CachePadded;
+
 pub use dump::{dump, GoroutineInfo, State, WaitReason};
 pub use goroutine::GoroutineId;
 pub use join::JoinHandle;
@@ -48,22 +50,24 @@ use worker::{lock, with_current, with_local, WorkerShared};
 /// Default virtual size of a goroutine stack.
 pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 
-/// State shared by a runtime's workers and everything that reaches into them.
+/// State shared by a runtime's workers and everything that reaches into them. Counters
+/// written on hot paths sit on cache lines of their own, away from the read-mostly fields
+/// and from the `Arc`'s reference count.
 pub(crate) struct Shared {
     pub(crate) workers: Box<[WorkerShared]>,
     pub(crate) stack_size: usize,
     pub(crate) detect_deadlocks: bool,
-    pub(crate) spinning: AtomicUsize,
+    pub(crate) spinning: CachePadded<AtomicUsize>,
     idle: Mutex<Vec<usize>>,
-    nidle: AtomicUsize,
+    nidle: CachePadded<AtomicUsize>,
     pub(crate) shutdown: AtomicBool,
     /// Goroutines spawned and ended by threads that are not this runtime's workers (each
     /// worker counts its own, without contention, in `WorkerShared`).
-    spawned_elsewhere: AtomicUsize,
-    ended_elsewhere: AtomicUsize,
+    spawned_elsewhere: CachePadded<AtomicUsize>,
+    ended_elsewhere: CachePadded<AtomicUsize>,
     observed: Mutex<dump::Observed>,
     epoch: Instant,
-    pub(crate) spawn_rr: AtomicUsize,
+    pub(crate) spawn_rr: CachePadded<AtomicUsize>,
 }
 
 impl Shared {
@@ -99,11 +103,9 @@ impl Shared {
         self.workers.iter().any(WorkerShared::has_unstarted)
     }
 
-    /// Drops a finished or abandoned goroutine from its worker's registry.
+    /// Drops a finished goroutine from its worker's registry.
     pub(crate) fn forget(&self, g: &Goroutine) {
-        if let Some(w) = self.workers.get(g.home.load(Ordering::Relaxed)) {
-            w.registry.remove(g);
-        }
+        self.workers[g.home].registry.remove(g);
     }
 
     /// Counts a goroutine as gone: called before its `join` can return, so that
@@ -137,45 +139,42 @@ impl Shared {
         spawned.saturating_sub(ended)
     }
 
-    /// Every goroutine that has started, and every unstarted one waiting in a stealable
-    /// queue (a new goroutine in a worker's next slot is not visible to other threads).
-    pub(crate) fn goroutines(&self) -> Vec<Arc<Goroutine>> {
-        let mut all = Vec::with_capacity(self.live());
-        for w in self.workers.iter() {
-            all.extend(w.registry.snapshot());
-            all.extend(w.unstarted_snapshot());
-        }
-        all
-    }
-
     fn spawn<F, T>(self: &Arc<Self>, f: F, at: &'static Location<'static>) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let spawned = Arc::new(Spawned::new(f));
-        let g = Arc::new(Goroutine::new(self.clone(), spawned.clone(), at));
+        let id = GoroutineId::next();
+        let spawned = Arc::new(Spawned::new(f, id, at));
         let handle = JoinHandle {
-            id: g.id(),
-            spawned,
+            id,
+            spawned: spawned.clone(),
         };
         if !on_goroutine() {
             deadlock::touch();
         }
         self.count(|w| &w.spawned, &self.spawned_elsewhere);
         if self.shutdown.load(Ordering::Acquire) {
-            worker::abandon(&g);
+            worker::abandon(self, spawned);
         } else {
-            worker::spawn(self, g);
+            worker::spawn(self, spawned);
         }
         handle
     }
 
+    /// Every goroutine that has started, and every unstarted one waiting in a stealable
+    /// queue (a new goroutine in a worker's next slot is not visible to other threads).
     pub(crate) fn dump(&self) -> Vec<GoroutineInfo> {
-        let mut all = self.goroutines();
-        all.sort_by_key(|g| g.id());
-        all.dedup_by_key(|g| g.id());
-        lock(&self.observed).describe(&all)
+        let mut started = Vec::with_capacity(self.live());
+        let mut unstarted = Vec::new();
+        for w in self.workers.iter() {
+            started.extend(w.registry.snapshot());
+            unstarted.extend(w.unstarted_snapshot());
+        }
+        let mut all = lock(&self.observed).describe(&started, &unstarted);
+        all.sort_by_key(|g| g.id);
+        all.dedup_by_key(|g| g.id);
+        all
     }
 }
 
@@ -414,15 +413,15 @@ impl Builder {
             workers: (0..n).map(|_| WorkerShared::new()).collect(),
             stack_size: self.stack_size,
             detect_deadlocks: self.detect_deadlocks,
-            spinning: AtomicUsize::new(0),
+            spinning: CachePadded::new(AtomicUsize::new(0)),
             idle: Mutex::new(Vec::with_capacity(n)),
-            nidle: AtomicUsize::new(0),
+            nidle: CachePadded::new(AtomicUsize::new(0)),
             shutdown: AtomicBool::new(false),
-            spawned_elsewhere: AtomicUsize::new(0),
-            ended_elsewhere: AtomicUsize::new(0),
+            spawned_elsewhere: CachePadded::new(AtomicUsize::new(0)),
+            ended_elsewhere: CachePadded::new(AtomicUsize::new(0)),
             observed: Mutex::new(dump::Observed::default()),
             epoch: Instant::now(),
-            spawn_rr: AtomicUsize::new(0),
+            spawn_rr: CachePadded::new(AtomicUsize::new(0)),
         });
         deadlock::register_runtime(&shared);
         sigquit::install();
@@ -645,7 +644,7 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
         g.set_waiting(reason, coarse_now());
         if let Some(d) = deadline {
             let me = worker::current().expect("running");
-            let home = &g.shared.workers[g.home.load(Ordering::Relaxed)];
+            let home = &g.shared.workers[g.home];
             home.add_timer(&g.shared, d, TimerAction::Park(me, seq));
         }
         let notified = g.sched.load(Ordering::Acquire) == NOTIFIED

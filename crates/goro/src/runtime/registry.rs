@@ -3,16 +3,17 @@
 //!
 //! Each worker owns one: a goroutine is inserted when the worker first resumes it and
 //! removed when it finishes there, so both happen on that worker's thread and the lock is
-//! contended only by dumps. The registry's `Arc` keeps a parked goroutine alive. Goroutines
+//! contended only by dumps and the deadlock detector. It is a spin lock: the worker's
+//! critical sections are a push or a pop, and a plain store unlocks it. The registry's `Arc` keeps a parked goroutine alive. Goroutines
 //! that have not started yet are not here: they sit in run queues, and `Shared::live`
 //! counts every goroutine, started or not.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::goroutine::Goroutine;
-use super::worker::lock;
+use crate::spin::SpinLock;
 
 /// A slab: a goroutine remembers its slot, so insert and remove are O(1) without hashing.
 #[derive(Default)]
@@ -21,14 +22,21 @@ struct Slab {
     free: Vec<usize>,
 }
 
-#[derive(Default)]
 pub(crate) struct Registry {
-    slab: Mutex<Slab>,
+    slab: SpinLock<Slab>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            slab: SpinLock::new(Slab::default()),
+        }
+    }
 }
 
 impl Registry {
     pub(crate) fn insert(&self, g: &Arc<Goroutine>) {
-        let mut slab = lock(&self.slab);
+        let mut slab = self.slab.lock();
         let slot = match slab.free.pop() {
             Some(i) => {
                 slab.slots[i] = Some(g.clone());
@@ -45,7 +53,7 @@ impl Registry {
     /// Removes `g`; returns whether it was here.
     pub(crate) fn remove(&self, g: &Goroutine) -> bool {
         let slot = g.registry_slot.load(Ordering::Relaxed);
-        let mut slab = lock(&self.slab);
+        let mut slab = self.slab.lock();
         let taken = slab
             .slots
             .get_mut(slot)
@@ -62,7 +70,7 @@ impl Registry {
         &self,
         mut f: impl FnMut(&Arc<Goroutine>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
-        for g in lock(&self.slab).slots.iter().flatten() {
+        for g in self.slab.lock().slots.iter().flatten() {
             f(g)?;
         }
         ControlFlow::Continue(())
@@ -70,6 +78,6 @@ impl Registry {
 
     /// The goroutines, in no particular order.
     pub(crate) fn snapshot(&self) -> Vec<Arc<Goroutine>> {
-        lock(&self.slab).slots.iter().flatten().cloned().collect()
+        self.slab.lock().slots.iter().flatten().cloned().collect()
     }
 }

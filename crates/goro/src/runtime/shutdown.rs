@@ -33,7 +33,7 @@ pub(crate) struct RuntimeShutdown;
 pub(crate) fn drain(shared: &Shared, index: usize) -> Drain {
     let unstarted = with_local(|l| l.take_unstarted()).unwrap_or_default();
     if !unstarted.is_empty() {
-        unstarted.iter().for_each(abandon);
+        unstarted.into_iter().for_each(|g| abandon(shared, g));
         return Drain::Progress;
     }
     let homed = with_local(|l| l.homed()).unwrap_or(0);

@@ -6,11 +6,16 @@
 //!   communicating pairs hand off with a context switch. Not stealable.
 //! - `runq`: started goroutines homed here, in FIFO order. Not stealable: started
 //!   goroutines never migrate.
+//! - `headers`: headers of goroutines that finished here, for the next ones to start here
+//!   (see `goroutine`).
 //!
 //! and shares with other threads (`WorkerShared`):
 //! - `unstarted`: goroutines that have not run yet. Idle workers steal half of it.
 //! - `inbox`: goroutines homed here and readied by another thread.
 //! - `timers`: deadlines (see `timer`).
+//!
+//! A goroutine that spawns while `SPAWN_BACKLOG` goroutines wait to start on its worker
+//! yields (see `spawn`).
 //!
 //! Fairness: `next` may be taken at most `NEXT_STREAK` times in a row; then it goes to the
 //! back of the queue, so two goroutines readying each other cannot starve the rest. Picks
@@ -33,8 +38,9 @@ use std::time::Instant;
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::goroutine::{Goroutine, Switch, Task, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
+use super::goroutine::{Goroutine, Switch, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
 use super::inbox::Inbox;
+use super::join::Unstarted;
 use super::registry::Registry;
 use super::stack::{self, StackPool};
 use super::timer::{TimerAction, Timers};
@@ -45,10 +51,20 @@ const NEXT_STREAK: u32 = 32;
 const TIMER_CHECK_INTERVAL: u64 = 16;
 const SPIN_FOR: std::time::Duration = std::time::Duration::from_micros(50);
 const NO_TIMER: u64 = u64::MAX;
+/// Goroutines waiting to start on a worker beyond which a spawner there yields.
+const SPAWN_BACKLOG: usize = 256;
+/// Most finished goroutine headers a worker keeps for reuse.
+const KEEP_HEADERS: usize = 256;
+
+/// A goroutine ready to run: one that has started (homed here), or a new one.
+pub(crate) enum Runnable {
+    Started(Arc<Goroutine>),
+    New(Unstarted),
+}
 
 /// The part of a worker other threads reach.
 pub(crate) struct WorkerShared {
-    unstarted: CachePadded<SpinLock<VecDeque<Arc<Goroutine>>>>,
+    unstarted: CachePadded<SpinLock<VecDeque<Unstarted>>>,
     unstarted_len: AtomicUsize,
     inbox: CachePadded<Inbox>,
     timers: Mutex<Timers>,
@@ -88,14 +104,14 @@ impl WorkerShared {
         }
     }
 
-    fn push_unstarted(&self, g: Arc<Goroutine>) {
+    fn push_unstarted(&self, g: Unstarted) {
         let mut q = self.unstarted.lock();
         q.push_back(g);
         self.unstarted_len.store(q.len(), Ordering::Release);
     }
 
     /// The unstarted goroutines queued here.
-    pub(crate) fn unstarted_snapshot(&self) -> Vec<Arc<Goroutine>> {
+    pub(crate) fn unstarted_snapshot(&self) -> Vec<Unstarted> {
         self.unstarted.lock().iter().cloned().collect()
     }
 
@@ -103,7 +119,7 @@ impl WorkerShared {
         self.unstarted_len.load(Ordering::Acquire) > 0
     }
 
-    fn pop_unstarted(&self) -> Option<Arc<Goroutine>> {
+    fn pop_unstarted(&self) -> Option<Unstarted> {
         if self.unstarted_len.load(Ordering::Acquire) == 0 {
             return None;
         }
@@ -113,18 +129,20 @@ impl WorkerShared {
         g
     }
 
-    /// Moves half of this worker's unstarted goroutines into `into` and returns one to run.
-    fn steal_unstarted(&self, into: &WorkerShared) -> Option<Arc<Goroutine>> {
+    /// Moves half of this worker's unstarted goroutines into `into` (through `buf`, which
+    /// is left empty) and returns one to run.
+    fn steal_unstarted(&self, into: &WorkerShared, buf: &mut Vec<Unstarted>) -> Option<Unstarted> {
         if self.unstarted_len.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut q = self.unstarted.lock();
         let take = q.len().div_ceil(2);
-        let mut stolen: VecDeque<Arc<Goroutine>> = q.drain(..take).collect();
+        buf.extend(q.drain(..take));
         self.unstarted_len.store(q.len(), Ordering::Release);
         drop(q);
-        let first = stolen.pop_front();
-        if !stolen.is_empty() {
+        let mut stolen = buf.drain(..);
+        let first = stolen.next();
+        if stolen.len() > 0 {
             let mut mine = into.unstarted.lock();
             mine.extend(stolen);
             into.unstarted_len.store(mine.len(), Ordering::Release);
@@ -186,11 +204,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Local {
     pub(crate) shared: Arc<Shared>,
     pub(crate) index: usize,
-    next: Option<Arc<Goroutine>>,
+    next: Option<Runnable>,
     next_streak: u32,
     /// Whether the last pick outside `next` was an unstarted goroutine.
     took_unstarted: bool,
     runq: VecDeque<Arc<Goroutine>>,
+    headers: Vec<Arc<Goroutine>>,
+    /// Scratch space for `steal`, kept to save an allocation per steal.
+    stolen: Vec<Unstarted>,
     stacks: StackPool,
     /// Goroutines started on this worker and not finished.
     homed: usize,
@@ -241,24 +262,34 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Goroutine>) -> R) -> R {
 }
 
 /// Queues a goroutine that has just become runnable (`sched` is `RUNNABLE`): into the
-/// next slot when readied on its home worker, else into its home worker's inbox.
-pub(crate) fn ready(g: Arc<Goroutine>) {
-    let home = g.home.load(Ordering::Relaxed);
+/// next slot when readied on its home worker, else into its home worker's inbox. The
+/// caller's reference keeps the runtime alive until the inbox's owner has been notified.
+pub(crate) fn ready(g: &Arc<Goroutine>) {
+    let home = g.home;
     let at_home = with_local(|l| l.index == home && Arc::ptr_eq(&l.shared, &g.shared));
     if at_home == Some(true) {
-        with_local(|l| l.push_next(g));
+        with_local(|l| l.push_next(Runnable::Started(g.clone())));
     } else {
-        let shared = g.shared.clone();
-        shared.workers[home].push_inbox(g);
+        g.shared.workers[home].push_inbox(g.clone());
     }
 }
 
 /// Queues a new goroutine: into the spawner's next slot when the spawner is a goroutine of
 /// the same runtime, else into a worker's stealable queue.
-pub(crate) fn spawn(shared: &Arc<Shared>, g: Arc<Goroutine>) {
+///
+/// A spawner that has more than `SPAWN_BACKLOG` goroutines waiting to start on its worker
+/// yields after queueing, so that its worker runs one of them: a loop spawning faster than
+/// goroutines finish then holds a bounded backlog instead of memory for every goroutine.
+pub(crate) fn spawn(shared: &Arc<Shared>, g: Unstarted) {
     let same_runtime = with_local(|l| Arc::ptr_eq(&l.shared, shared));
     if same_runtime == Some(true) {
-        with_local(|l| l.push_next(g));
+        let backlog = with_local(|l| {
+            l.push_next(Runnable::New(g));
+            l.me().unstarted_len.load(Ordering::Relaxed)
+        });
+        if backlog > Some(SPAWN_BACKLOG) {
+            super::yield_now();
+        }
         return;
     }
     let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
@@ -277,6 +308,8 @@ impl Local {
             next_streak: 0,
             took_unstarted: false,
             runq: VecDeque::new(),
+            headers: Vec::new(),
+            stolen: Vec::new(),
             stacks,
             homed: 0,
             tick: 0,
@@ -292,18 +325,19 @@ impl Local {
 
     /// Puts `g` in the next slot; the previous occupant goes behind the others (stealable
     /// if it has not started).
-    fn push_next(&mut self, g: Arc<Goroutine>) {
+    fn push_next(&mut self, g: Runnable) {
         if let Some(prev) = self.next.replace(g) {
             self.push_back(prev);
         }
     }
 
-    fn push_back(&mut self, g: Arc<Goroutine>) {
-        if g.is_started() {
-            self.runq.push_back(g);
-        } else {
-            self.me().push_unstarted(g);
-            self.shared.wake_idle();
+    fn push_back(&mut self, g: Runnable) {
+        match g {
+            Runnable::Started(g) => self.runq.push_back(g),
+            Runnable::New(g) => {
+                self.me().push_unstarted(g);
+                self.shared.wake_idle();
+            }
         }
     }
 
@@ -322,10 +356,11 @@ impl Local {
     }
 
     /// The next goroutine to run from local sources, without stealing or sleeping.
-    fn find_local(&mut self) -> Option<Arc<Goroutine>> {
+    fn find_local(&mut self) -> Option<Runnable> {
         self.drain_inbox();
         if let Some(g) = self.next.take() {
-            if self.next_streak < NEXT_STREAK || (self.runq.is_empty() && g.is_started()) {
+            let started = matches!(g, Runnable::Started(_));
+            if self.next_streak < NEXT_STREAK || (self.runq.is_empty() && started) {
                 self.next_streak += 1;
                 self.took_unstarted = false;
                 return Some(g);
@@ -338,23 +373,51 @@ impl Local {
         if !self.took_unstarted {
             if let Some(g) = self.me().pop_unstarted() {
                 self.took_unstarted = true;
-                return Some(g);
+                return Some(Runnable::New(g));
             }
         }
         self.took_unstarted = false;
-        self.runq.pop_front().or_else(|| {
-            self.took_unstarted = true;
-            self.me().pop_unstarted()
-        })
+        if let Some(g) = self.runq.pop_front() {
+            return Some(Runnable::Started(g));
+        }
+        self.took_unstarted = true;
+        self.me().pop_unstarted().map(Runnable::New)
     }
 
-    fn steal(&mut self) -> Option<Arc<Goroutine>> {
+    fn steal(&mut self) -> Option<Runnable> {
         let n = self.shared.workers.len();
         let start = self.random() as usize % n;
+        let workers = &self.shared.workers;
         (0..n)
             .map(|k| (start + k) % n)
             .filter(|&i| i != self.index)
-            .find_map(|i| self.shared.workers[i].steal_unstarted(self.me()))
+            .find_map(|i| workers[i].steal_unstarted(&workers[self.index], &mut self.stolen))
+            .map(Runnable::New)
+    }
+
+    /// A header for goroutine `g`, homed here: a recycled one if any.
+    fn header_for(&mut self, g: &Unstarted) -> Arc<Goroutine> {
+        match self.headers.pop() {
+            Some(mut h) => {
+                Arc::get_mut(&mut h)
+                    .expect("a pooled header has no other owner")
+                    .reuse(g.id(), g.spawned_at());
+                h
+            }
+            None => Arc::new(Goroutine::new(
+                self.shared.clone(),
+                self.index,
+                g.id(),
+                g.spawned_at(),
+            )),
+        }
+    }
+
+    /// Keeps a finished goroutine's header for reuse if nothing else refers to it.
+    fn recycle(&mut self, mut g: Arc<Goroutine>) {
+        if self.headers.len() < KEEP_HEADERS && Arc::get_mut(&mut g).is_some() {
+            self.headers.push(g);
+        }
     }
 
     fn has_local_work(&self) -> bool {
@@ -375,7 +438,7 @@ pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
     let mut local = Box::new(Local::new(shared.clone(), index));
     LOCAL.with(|c| c.set(&mut *local));
     while let Some(g) = find_runnable(&shared, index) {
-        run(g);
+        run(&shared, g);
     }
     LOCAL.with(|c| c.set(std::ptr::null_mut()));
     super::deadlock::worker_thread(false);
@@ -386,7 +449,7 @@ pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
 ///
 /// Anything that can run user code or wake goroutines (timers, abandoning goroutines) runs
 /// outside `with_local`, since a wake re-enters the worker state.
-fn find_runnable(shared: &Shared, index: usize) -> Option<Arc<Goroutine>> {
+fn find_runnable(shared: &Shared, index: usize) -> Option<Runnable> {
     let me = &shared.workers[index];
     loop {
         let check_timers = with_local(|l| {
@@ -418,7 +481,7 @@ fn find_runnable(shared: &Shared, index: usize) -> Option<Arc<Goroutine>> {
 
 /// Looks for work for up to `SPIN_FOR` before sleeping: a sleep and wake-up costs two
 /// system calls, far more than a short spin when work arrives in bursts.
-fn spin(shared: &Shared) -> Option<Arc<Goroutine>> {
+fn spin(shared: &Shared) -> Option<Runnable> {
     shared.spinning.fetch_add(1, Ordering::SeqCst);
     let backoff = Backoff::new();
     let start = Instant::now();
@@ -461,19 +524,18 @@ fn sleep(shared: &Shared, index: usize) {
     me.sleeping.store(false, Ordering::SeqCst);
 }
 
-/// Resumes `g` until it parks, yields or returns.
-fn run(g: Arc<Goroutine>) {
-    // SAFETY: this worker dequeued `g`, so it owns the goroutine's task (module docs of
-    // `goroutine`).
-    let task = unsafe { g.task() };
-    if let Task::Unstarted(_) = task {
-        if !start(&g, task) {
-            return;
-        }
-    }
-    let Task::Started(body) = task else {
-        unreachable!("a queued goroutine is unstarted or started")
+/// Runs `g` until it parks, yields or returns.
+fn run(shared: &Shared, g: Runnable) {
+    let g = match g {
+        Runnable::Started(g) => g,
+        Runnable::New(body) => match start(shared, body) {
+            Some(g) => g,
+            None => return,
+        },
     };
+    // SAFETY: this worker is `g`'s home and dequeued it, so it owns the coroutine.
+    let task = unsafe { g.task() };
+    let body = task.as_mut().expect("a queued goroutine has a coroutine");
     g.sched.store(RUNNING, Ordering::Relaxed);
     g.count_resume();
     CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
@@ -492,40 +554,41 @@ fn run(g: Arc<Goroutine>) {
             }
         }
         CoroutineResult::Yield(Switch::Yield) => requeue(g),
-        CoroutineResult::Return(()) => finish(&g, task),
+        CoroutineResult::Return(()) => finish(g),
     }
 }
 
-/// Gives a goroutine its stack and coroutine and makes this worker its home. Returns
-/// false if no stack could be had: the goroutine then ends without running (its join
-/// reports the error).
-fn start(g: &Arc<Goroutine>, task: &mut Task) -> bool {
-    let (stack, index) = with_local(|l| (l.stacks.take(), l.index)).expect("on a worker");
-    let stack = match stack {
+/// Makes this worker the home of a new goroutine: gives it a header, a stack and a
+/// coroutine. `None` if no stack could be had: the goroutine then ends without running (its
+/// join reports the error).
+fn start(shared: &Shared, body: Unstarted) -> Option<Arc<Goroutine>> {
+    let stack = match with_local(|l| l.stacks.take()).expect("on a worker") {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("goro: goroutine {} cannot start: {e}", g.id());
-            end_unstarted(g, task);
-            return false;
+            eprintln!("goro: goroutine {} cannot start: {e}", body.id());
+            abandon(shared, body);
+            return None;
         }
     };
-    let Task::Unstarted(f) = std::mem::replace(task, Task::Finished) else {
-        unreachable!("checked by the caller")
-    };
-    g.home.store(index, Ordering::Relaxed);
-    g.shared.workers[index].registry.insert(g);
-    let gp = Arc::as_ptr(g) as usize;
-    *task = Task::Started(Coroutine::with_stack(stack, move |yielder, ()| {
+    let g = with_local(|l| {
+        l.homed += 1;
+        l.header_for(&body)
+    })
+    .expect("on a worker");
+    shared.workers[g.home].registry.insert(&g);
+    let gp = Arc::as_ptr(&g) as usize;
+    let coroutine = Coroutine::with_stack(stack, move |yielder, ()| {
         // SAFETY: `gp` is the goroutine running this coroutine; its `Arc` is held by the
         // worker while the coroutine runs.
         let g = unsafe { &*(gp as *const Goroutine) };
         // SAFETY: called by the coroutine itself, on its home worker.
         unsafe { g.set_yielder(yielder) };
         // SAFETY: the body runs once, here, on the goroutine's home worker.
-        unsafe { f.run(&|| g.shared.count_ended()) };
-    }));
-    with_local(|l| l.homed += 1);
-    true
+        unsafe { body.run(&|| g.shared.count_ended()) };
+    });
+    // SAFETY: this worker has just made itself `g`'s home; nothing else touches the task.
+    unsafe { *g.task() = Some(coroutine) };
+    Some(g)
 }
 
 fn requeue(g: Arc<Goroutine>) {
@@ -533,16 +596,19 @@ fn requeue(g: Arc<Goroutine>) {
     with_local(|l| l.runq.push_back(g));
 }
 
-fn finish(g: &Arc<Goroutine>, task: &mut Task) {
+fn finish(g: Arc<Goroutine>) {
     g.sched.store(DONE, Ordering::Release);
-    if let Task::Started(body) = std::mem::replace(task, Task::Finished) {
-        let stack = body.into_stack();
-        with_local(|l| {
-            l.stacks.give_back(stack);
-            l.homed -= 1;
-        });
-    }
-    g.shared.forget(g);
+    // SAFETY: `g` just returned on this, its home worker.
+    let body = unsafe { g.task() }
+        .take()
+        .expect("a finished goroutine had a coroutine");
+    let stack = body.into_stack();
+    g.shared.forget(&g);
+    with_local(|l| {
+        l.stacks.give_back(stack);
+        l.homed -= 1;
+        l.recycle(g);
+    });
 }
 
 /// Shutdown support: what is left on this worker.
@@ -563,17 +629,15 @@ impl Local {
     }
 
     /// Takes every unstarted goroutine queued here, for the caller to abandon.
-    pub(crate) fn take_unstarted(&mut self) -> Vec<Arc<Goroutine>> {
+    pub(crate) fn take_unstarted(&mut self) -> Vec<Unstarted> {
         let mut out = Vec::new();
         while let Some(g) = self.me().pop_unstarted() {
             out.push(g);
         }
-        if let Some(g) = self.next.take() {
-            if g.is_started() {
-                self.runq.push_back(g);
-            } else {
-                out.push(g);
-            }
+        match self.next.take() {
+            Some(Runnable::Started(g)) => self.runq.push_back(g),
+            Some(Runnable::New(g)) => out.push(g),
+            None => {}
         }
         out
     }
@@ -581,30 +645,59 @@ impl Local {
 
 /// Ends an unstarted goroutine without running it; its closure is dropped here (its join
 /// then reports that it never ran).
-pub(crate) fn abandon(g: &Arc<Goroutine>) {
-    // SAFETY: the caller dequeued `g` (or never queued it), so it owns the task.
-    end_unstarted(g, unsafe { g.task() });
-}
-
-fn end_unstarted(g: &Arc<Goroutine>, task: &mut Task) {
-    let unstarted = std::mem::replace(task, Task::Finished);
-    g.sched.store(DONE, Ordering::Release);
-    g.shared.forget(g);
-    if let Task::Unstarted(body) = unstarted {
-        // SAFETY: the body was never run, and this worker owns the goroutine.
-        unsafe { body.abandon(&|| g.shared.count_ended()) };
-    }
+pub(crate) fn abandon(shared: &Shared, g: Unstarted) {
+    // SAFETY: the caller dequeued `g` (or never queued it), so it owns the body.
+    unsafe { g.abandon(&|| shared.count_ended()) };
 }
 
 /// Gives up on a goroutine homed here that would not finish during shutdown: its stack is
 /// leaked rather than unwound on the wrong thread or run forever.
 pub(crate) fn leak(g: &Arc<Goroutine>) {
     // SAFETY: called by the goroutine's home worker while it is parked.
-    if let Task::Started(body) = std::mem::replace(unsafe { g.task() }, Task::Finished) {
+    if let Some(body) = unsafe { g.task() }.take() {
         std::mem::forget(body);
     }
     g.sched.store(DONE, Ordering::Release);
     g.shared.forget(g);
     g.shared.count_ended();
     with_local(|l| l.homed -= 1);
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::Runtime;
+
+    fn one_worker() -> Runtime {
+        Runtime::builder().max_procs(1).build().unwrap()
+    }
+
+    fn header_address() -> usize {
+        Arc::as_ptr(&current().expect("on a goroutine")) as usize
+    }
+
+    #[test]
+    fn a_finished_goroutines_header_serves_the_next_one() {
+        let (first, pooled, second) = one_worker().run(|| {
+            let first = crate::go(header_address).join().unwrap();
+            let pooled = with_local(|l| l.headers.len());
+            let second = crate::go(header_address).join().unwrap();
+            (first, pooled, second)
+        });
+        assert_eq!(pooled, Some(1));
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn a_header_still_referenced_is_not_reused() {
+        let (kept, kept_id, later) = one_worker().run(|| {
+            let h = crate::go(|| current().expect("on a goroutine"));
+            let kept_id = h.id();
+            let kept = h.join().unwrap();
+            (kept, kept_id, crate::go(header_address).join().unwrap())
+        });
+        assert_ne!(Arc::as_ptr(&kept) as usize, later);
+        assert_eq!(kept.id(), kept_id);
+        assert_eq!(kept.sched.load(Ordering::Relaxed), DONE);
+    }
 }
