@@ -28,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+mod atomics;
 mod chan;
 pub mod context;
 mod park;

@@ -21,12 +21,8 @@
 //!   they drop in reverse: entries unlink themselves, the waiter settles (waiting out any
 //!   claimer mid-hand-off), and only then do the packets go.
 
-#[cfg(loom)]
-use loom::sync::atomic::AtomicUsize;
 use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
-#[cfg(not(loom))]
-use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
@@ -35,6 +31,7 @@ use std::time::Instant;
 
 use crossbeam_utils::Backoff;
 
+use crate::atomics::{spin_hint, AtomicUsize};
 use crate::runtime::{self, WaitReason};
 
 const WAITING: usize = 0;
@@ -132,9 +129,7 @@ impl Waiter {
             if let Some(case) = self.selected() {
                 return case;
             }
-            #[cfg(loom)]
-            loom::thread::yield_now();
-            backoff.snooze();
+            spin_hint(&backoff);
         }
     }
 

@@ -17,9 +17,11 @@
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use crossbeam_utils::Backoff;
+
+use crate::atomics::{spin_hint, AtomicBool};
 
 /// A spin lock for short, non-blocking critical sections.
 pub(crate) struct SpinLock<T> {
@@ -37,7 +39,17 @@ pub(crate) struct SpinGuard<'a, T> {
 }
 
 impl<T> SpinLock<T> {
+    #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> SpinLock<T> {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+
+    /// loom's atomics have no `const` constructor.
+    #[cfg(loom)]
+    pub(crate) fn new(value: T) -> SpinLock<T> {
         SpinLock {
             locked: AtomicBool::new(false),
             value: UnsafeCell::new(value),
@@ -61,7 +73,7 @@ impl<T> SpinLock<T> {
         let backoff = Backoff::new();
         loop {
             while self.locked.load(Ordering::Relaxed) {
-                backoff.snooze();
+                spin_hint(&backoff);
             }
             if self
                 .locked

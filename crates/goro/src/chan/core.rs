@@ -36,11 +36,12 @@
 use std::cell::UnsafeCell;
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::Waker;
 use std::time::Instant;
 
 use super::errors::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::atomics::{AtomicU8, AtomicUsize};
 use crate::park::Waiter;
 use crate::runtime::WaitReason;
 use crate::spin::{SpinGuard, SpinLock};
@@ -506,5 +507,123 @@ impl<T> Core<T> {
         if self.receivers.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.disconnect();
         }
+    }
+}
+
+/// loom models of the channel state machine (the lock, the buffer, the wait queues, the
+/// waiters and the readiness hint together): `RUSTFLAGS="--cfg loom" cargo test -p goro
+/// --lib --release loom`. A registered entry followed by `abort` is exactly what a
+/// timed-out wait and a select that gives up do.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Arc;
+    use std::sync::atomic::AtomicUsize as Count;
+    use std::task::Wake;
+
+    /// Counts the wakes a waiter's waker receives.
+    struct Wakes(Count);
+
+    impl Wake for Wakes {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counted_waiter() -> (std::sync::Arc<Wakes>, Waiter) {
+        let wakes = std::sync::Arc::new(Wakes(Count::new(0)));
+        (wakes.clone(), Waiter::new(Waker::from(wakes)))
+    }
+
+    #[test]
+    fn loom_unbuffered_send_races_a_receiver_giving_up() {
+        loom::model(|| {
+            let ch = Arc::new(Core::<u32>::new(0, 1, 1));
+            let receiver = {
+                let ch = ch.clone();
+                loom::thread::spawn(move || {
+                    let packet = UnsafeCell::new(None::<u32>);
+                    let (wakes, waiter) = counted_waiter();
+                    let mut entry = Entry::new(&waiter, 0, packet.get().cast());
+                    // SAFETY: `entry` and `packet` stay in this frame, unmoved, until
+                    // dropped below; the packet holds `None`; `ch` outlives them.
+                    let ready = unsafe { ch.register_recv(&mut entry, &waiter) };
+                    assert!(!ready, "an unbuffered channel with no waiting sender");
+                    let completed = waiter.abort();
+                    drop(entry);
+                    drop(waiter);
+                    (completed, packet.into_inner(), wakes)
+                })
+            };
+            let sent = ch.try_send(7);
+            let (completed, got, wakes) = receiver.join().unwrap();
+            match sent {
+                Ok(()) => {
+                    assert_eq!((completed, got), (Some(0), Some(7)));
+                    assert_eq!(wakes.0.load(Ordering::SeqCst), 1);
+                }
+                Err(TrySendError::Full(v)) => {
+                    assert_eq!(v, 7, "the value is handed back");
+                    assert_eq!((completed, got), (None, None));
+                    assert_eq!(wakes.0.load(Ordering::SeqCst), 0);
+                }
+                Err(TrySendError::Closed(_)) => panic!("nobody closed the channel"),
+            }
+            assert!(
+                ch.lock().recvq.is_empty(),
+                "the receiver's entry is unlinked"
+            );
+        });
+    }
+
+    #[test]
+    fn loom_close_races_a_waiting_sender() {
+        loom::model(|| {
+            let ch = Arc::new(Core::<u32>::new(0, 1, 1));
+            let sender = {
+                let ch = ch.clone();
+                loom::thread::spawn(move || {
+                    let packet = UnsafeCell::new(Some(5u32));
+                    let (wakes, waiter) = counted_waiter();
+                    let mut entry = Entry::new(&waiter, 0, packet.get().cast());
+                    // SAFETY: as above, with the packet holding the value to send.
+                    let ready = unsafe { ch.register_send(&mut entry, &waiter) };
+                    let completed = if ready { None } else { waiter.abort() };
+                    drop(entry);
+                    drop(waiter);
+                    (ready, completed, packet.into_inner(), wakes)
+                })
+            };
+            assert!(ch.close());
+            let (ready, completed, kept, wakes) = sender.join().unwrap();
+            assert_eq!(kept, Some(5), "nobody received: the sender keeps its value");
+            match (ready, completed) {
+                // Registered, then completed by the close, which woke it once.
+                (false, Some(0)) => assert_eq!(wakes.0.load(Ordering::SeqCst), 1),
+                // Registered and gave up before the close; or found it closed already.
+                (false, None) | (true, None) => assert_eq!(wakes.0.load(Ordering::SeqCst), 0),
+                other => panic!("impossible outcome {other:?}"),
+            }
+            assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+            assert!(ch.lock().sendq.is_empty(), "the sender's entry is unlinked");
+        });
+    }
+
+    #[test]
+    fn loom_buffered_send_and_receive_deliver_once() {
+        loom::model(|| {
+            let ch = Arc::new(Core::<u32>::new(1, 1, 1));
+            let sender = {
+                let ch = ch.clone();
+                loom::thread::spawn(move || ch.try_send(3))
+            };
+            let early = ch.try_recv();
+            assert_eq!(sender.join().unwrap(), Ok(()), "a one-slot buffer has room");
+            let late = ch.try_recv();
+            match early {
+                Ok(v) => assert_eq!((v, late), (3, Err(TryRecvError::Empty))),
+                Err(e) => assert_eq!((e, late), (TryRecvError::Empty, Ok(3))),
+            }
+        });
     }
 }

@@ -272,14 +272,14 @@ impl Goroutine {
     /// Wakes the goroutine: see the module docs for the transitions.
     pub(crate) fn unpark(self: &Arc<Self>) {
         if self.make_runnable() {
-            super::worker::ready(self);
+            super::worker::ready(self.clone());
         }
     }
 
     /// `unpark` for an owned reference: queues it without touching the count.
     fn unpark_owned(self: Arc<Self>) {
         if self.make_runnable() {
-            super::worker::ready(&self);
+            super::worker::ready(self);
         }
     }
 

@@ -262,16 +262,18 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Goroutine>) -> R) -> R {
 }
 
 /// Queues a goroutine that has just become runnable (`sched` is `RUNNABLE`): into the
-/// next slot when readied on its home worker, else into its home worker's inbox. The
-/// caller's reference keeps the runtime alive until the inbox's owner has been notified.
-pub(crate) fn ready(g: &Arc<Goroutine>) {
+/// next slot when readied on its home worker, else into its home worker's inbox.
+pub(crate) fn ready(g: Arc<Goroutine>) {
     let home = g.home;
     let at_home = with_local(|l| l.index == home && Arc::ptr_eq(&l.shared, &g.shared));
     if at_home == Some(true) {
-        with_local(|l| l.push_next(Runnable::Started(g.clone())));
-    } else {
-        g.shared.workers[home].push_inbox(g.clone());
+        with_local(|l| l.push_next(Runnable::Started(g)));
+        return;
     }
+    // The home worker may run and drop `g` as soon as it is in the inbox; this reference
+    // keeps the runtime, and so the inbox, alive until its owner has been notified.
+    let keep = g.clone();
+    keep.shared.workers[home].push_inbox(g);
 }
 
 /// Queues a new goroutine: into the spawner's next slot when the spawner is a goroutine of
