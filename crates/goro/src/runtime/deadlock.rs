@@ -31,7 +31,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::goroutine::PARKED;
 use super::worker::lock;
 use super::Shared;
 
@@ -232,7 +231,7 @@ fn asleep_fingerprint(baseline: &HashSet<i32>) -> Option<u64> {
         let mut parked = 0;
         for w in rt.workers.iter() {
             let all_parked = w.registry.visit(|g| {
-                if g.sched.load(Ordering::SeqCst) != PARKED {
+                if !g.sched.is_parked() {
                     return ControlFlow::Break(());
                 }
                 parked += 1;

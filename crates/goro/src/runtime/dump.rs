@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::coarse_now;
-use super::goroutine::{Goroutine, GoroutineId, PARKED, RUNNABLE};
+use super::goroutine::{Goroutine, GoroutineId};
 use super::join::Unstarted;
 
 /// Why a goroutine is waiting; `Display` prints Go's words.
@@ -254,10 +254,12 @@ impl Observed {
 /// Describes one goroutine; `first_seen` is when dumps first saw it in this state.
 fn info(g: &Goroutine, first_seen: u64, now: u64) -> GoroutineInfo {
     let (reason, parked_at) = g.wait_status();
-    let (state, since) = match g.sched.load(Ordering::Acquire) {
-        PARKED => (State::Waiting(reason), parked_at),
-        RUNNABLE => (State::Runnable, first_seen),
-        _ => (State::Running, first_seen),
+    let (state, since) = if g.sched.is_parked() {
+        (State::Waiting(reason), parked_at)
+    } else if g.on_cpu.load(Ordering::Relaxed) {
+        (State::Running, first_seen)
+    } else {
+        (State::Runnable, first_seen)
     };
     GoroutineInfo {
         id: g.id(),

@@ -12,32 +12,23 @@
 //! spawn allocates nothing but the goroutine's function, and the header stays in the cache
 //! of the worker that uses it.
 //!
-//! Scheduling state (`sched`), changed only by CAS or by the home worker:
-//! - `RUNNABLE`: in exactly one run queue (or the "next" slot, or an inbox).
-//! - `RUNNING`: executing on its home worker, or about to park.
-//! - `NOTIFIED`: woken while `RUNNING`; its next park returns at once.
-//! - `PARKED`: switched out, reachable only through wakers; a wake moves it to `RUNNABLE`
-//!   and queues it on its home worker. Exactly one waker wins that transition.
-//! - `DONE`: finished; wakes are ignored.
+//! Its scheduling state and the wake protocol live in `sched`.
 
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::num::NonZeroU64;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use std::task::Wake;
 
 use corosensei::{Coroutine, Yielder};
 
+use super::sched::Sched;
 use super::stack::GoroStack;
 use super::{Shared, WaitReason};
-
-pub(crate) const RUNNABLE: u8 = 0;
-pub(crate) const RUNNING: u8 = 1;
-pub(crate) const NOTIFIED: u8 = 2;
-pub(crate) const PARKED: u8 = 3;
-pub(crate) const DONE: u8 = 4;
 
 /// Why a goroutine handed control back to its worker.
 pub(crate) enum Switch {
@@ -107,7 +98,9 @@ struct Status {
 
 pub(crate) struct Goroutine {
     id: GoroutineId,
-    pub(crate) sched: AtomicU8,
+    pub(crate) sched: Sched,
+    /// Whether its home worker is running it now (for dumps; no wake reads it).
+    pub(crate) on_cpu: AtomicBool,
     /// The worker it runs on; fixed for the header's life, recycling included.
     pub(crate) home: usize,
     pub(crate) shared: Arc<Shared>,
@@ -144,7 +137,8 @@ impl Goroutine {
     ) -> Goroutine {
         Goroutine {
             id,
-            sched: AtomicU8::new(RUNNABLE),
+            sched: Sched::new(),
+            on_cpu: AtomicBool::new(false),
             home,
             shared,
             spawned_at,
@@ -174,7 +168,7 @@ impl Goroutine {
         );
         self.id = id;
         self.spawned_at = spawned_at;
-        *self.sched.get_mut() = RUNNABLE;
+        self.sched.reset();
         *self.inbox_next.get_mut() = std::ptr::null_mut();
     }
 
@@ -271,34 +265,15 @@ impl Goroutine {
 
     /// Wakes the goroutine: see the module docs for the transitions.
     pub(crate) fn unpark(self: &Arc<Self>) {
-        if self.make_runnable() {
+        if self.sched.wake() {
             super::worker::ready(self.clone());
         }
     }
 
     /// `unpark` for an owned reference: queues it without touching the count.
     fn unpark_owned(self: Arc<Self>) {
-        if self.make_runnable() {
+        if self.sched.wake() {
             super::worker::ready(self);
-        }
-    }
-
-    /// The wake transition; true if the caller won `PARKED` → `RUNNABLE` and must queue it.
-    fn make_runnable(&self) -> bool {
-        let mut cur = self.sched.load(Ordering::Acquire);
-        loop {
-            let next = match cur {
-                RUNNING => NOTIFIED,
-                PARKED => RUNNABLE,
-                _ => return false,
-            };
-            match self
-                .sched
-                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return next == RUNNABLE,
-                Err(actual) => cur = actual,
-            }
         }
     }
 }

@@ -22,6 +22,7 @@ mod goroutine;
 mod inbox;
 mod join;
 mod registry;
+mod sched;
 mod shutdown;
 mod sigquit;
 pub(crate) mod stack;
@@ -40,7 +41,7 @@ pub use dump::{dump, GoroutineInfo, State, WaitReason};
 pub use goroutine::GoroutineId;
 pub use join::JoinHandle;
 
-use goroutine::{Goroutine, Switch, NOTIFIED, RUNNING};
+use goroutine::{Goroutine, Switch};
 use join::Spawned;
 use shutdown::RuntimeShutdown;
 use timer::TimerAction;
@@ -647,11 +648,7 @@ pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
             let home = &g.shared.workers[g.home];
             home.add_timer(&g.shared, d, TimerAction::Park(me, seq));
         }
-        let notified = g.sched.load(Ordering::Acquire) == NOTIFIED
-            && g.sched
-                .compare_exchange(NOTIFIED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok();
-        if !notified {
+        if !g.sched.take_notification() {
             // SAFETY: called by the running goroutine itself.
             unsafe { g.suspend(Switch::Park) };
         }

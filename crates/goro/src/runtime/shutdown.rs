@@ -7,10 +7,9 @@
 //! A goroutine that parks again while already unwinding (a destructor that blocks) is woken
 //! a few times and then leaked — its stack is never reused — rather than hang the drop.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::goroutine::{Goroutine, PARKED};
+use super::goroutine::Goroutine;
 use super::worker::{abandon, leak, with_local};
 use super::Shared;
 
@@ -44,7 +43,7 @@ pub(crate) fn drain(shared: &Shared, index: usize) -> Drain {
         .registry
         .snapshot()
         .into_iter()
-        .filter(|g| g.sched.load(Ordering::Acquire) == PARKED)
+        .filter(|g| g.sched.is_parked())
         .collect();
     let passes = with_local(|l| l.count_shutdown_pass(homed)).unwrap_or(0);
     if passes > MAX_STUCK_PASSES && !parked.is_empty() {

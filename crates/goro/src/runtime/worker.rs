@@ -38,7 +38,7 @@ use std::time::Instant;
 use corosensei::{Coroutine, CoroutineResult};
 use crossbeam_utils::{Backoff, CachePadded};
 
-use super::goroutine::{Goroutine, Switch, DONE, NOTIFIED, PARKED, RUNNABLE, RUNNING};
+use super::goroutine::{Goroutine, Switch};
 use super::inbox::Inbox;
 use super::join::Unstarted;
 use super::registry::Registry;
@@ -541,25 +541,26 @@ fn run(shared: &Shared, g: Runnable) {
     // SAFETY: this worker is `g`'s home and dequeued it, so it owns the coroutine.
     let task = unsafe { g.task() };
     let body = task.as_mut().expect("a queued goroutine has a coroutine");
-    g.sched.store(RUNNING, Ordering::Relaxed);
+    g.on_cpu.store(true, Ordering::Relaxed);
     g.count_resume();
     CURRENT.with(|c| c.set(Arc::as_ptr(&g)));
     stack::note_running(g.id().as_u64());
     let outcome = body.resume(());
     stack::note_running(0);
     CURRENT.with(|c| c.set(std::ptr::null()));
+    g.on_cpu.store(false, Ordering::Relaxed);
     match outcome {
-        CoroutineResult::Yield(Switch::Park) => {
-            if g.sched
-                .compare_exchange(RUNNING, PARKED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                debug_assert_eq!(g.sched.load(Ordering::Relaxed), NOTIFIED);
-                requeue(g);
-            }
-        }
+        CoroutineResult::Yield(Switch::Park) => park(g),
         CoroutineResult::Yield(Switch::Yield) => requeue(g),
         CoroutineResult::Return(()) => finish(g),
+    }
+}
+
+/// Parks a goroutine that switched out to wait, unless a wake arrived since it last looked:
+/// then it goes back in the queue, to re-check what it waits for.
+fn park(g: Arc<Goroutine>) {
+    if !g.sched.park() {
+        requeue(g);
     }
 }
 
@@ -596,13 +597,13 @@ fn start(shared: &Shared, body: Unstarted) -> Option<Arc<Goroutine>> {
     Some(g)
 }
 
+/// Queues a started goroutine behind the others; its `sched` stays as it is.
 fn requeue(g: Arc<Goroutine>) {
-    g.sched.store(RUNNABLE, Ordering::Release);
     with_local(|l| l.runq.push_back(g));
 }
 
 fn finish(g: Arc<Goroutine>) {
-    g.sched.store(DONE, Ordering::Release);
+    g.sched.finish();
     // SAFETY: `g` just returned on this, its home worker.
     let body = unsafe { g.task() }
         .take()
@@ -662,7 +663,7 @@ pub(crate) fn leak(g: &Arc<Goroutine>) {
     if let Some(body) = unsafe { g.task() }.take() {
         std::mem::forget(body);
     }
-    g.sched.store(DONE, Ordering::Release);
+    g.sched.finish();
     g.shared.forget(g);
     g.shared.count_ended();
     with_local(|l| l.homed -= 1);
@@ -703,6 +704,6 @@ mod tests {
         });
         assert_ne!(Arc::as_ptr(&kept) as usize, later);
         assert_eq!(kept.id(), kept_id);
-        assert_eq!(kept.sched.load(Ordering::Relaxed), DONE);
+        assert!(kept.sched.is_done());
     }
 }
