@@ -39,7 +39,9 @@ impl Inbox {
             unsafe { (*node).inbox_next.store(head, Ordering::Relaxed) };
             match self
                 .head
-                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+                // SeqCst: the waker reads the worker's `sleeping` next, and the worker reads
+                // the inbox after setting it (see `worker::sleep`): neither may miss both.
+                .compare_exchange_weak(head, node, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return,
                 Err(actual) => head = actual,

@@ -299,6 +299,11 @@ pub(crate) fn spawn(shared: &Arc<Shared>, g: Unstarted) {
     }
     let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
     shared.workers[i].push_unstarted(g);
+    // The push (a store under the queue's spin lock) must be visible before we read
+    // whether the worker sleeps, or the worker, checking its queue as it goes to sleep,
+    // and we could both miss each other and leave the goroutine queued on a sleeping
+    // worker. `sleep` has the matching fence.
+    std::sync::atomic::fence(Ordering::SeqCst);
     shared.workers[i].notify();
     shared.wake_idle();
 }
@@ -511,6 +516,9 @@ fn sleep(shared: &Shared, index: usize) {
     let me = &shared.workers[index];
     me.sleeping.store(true, Ordering::SeqCst);
     shared.idle_push(index);
+    // Pairs with the fence in `spawn`: our `sleeping` must be visible before we look at
+    // the queues one last time.
+    std::sync::atomic::fence(Ordering::SeqCst);
     let has_work = with_local(|l| l.has_local_work()).unwrap_or(false)
         || shared.stealable_work()
         || shared.shutdown.load(Ordering::SeqCst);
