@@ -52,16 +52,26 @@ impl Inbox {
     /// Takes every queued goroutine, oldest first, into `out`.
     pub(crate) fn take_all(&self, out: &mut impl Extend<Arc<Goroutine>>) {
         let mut node = self.head.swap(ptr::null_mut(), Ordering::Acquire);
-        let mut taken = Vec::new();
+        // The stack is newest first: reverse its links in place, then hand nodes out.
+        let mut oldest = ptr::null_mut();
         while !node.is_null() {
-            // SAFETY: every node on the stack came from `Arc::into_raw` in `push`, and the
-            // swap made this thread its only reader; the link was written before the
-            // publishing CAS (Release), which our swap (Acquire) synchronises with.
-            let g = unsafe { Arc::from_raw(node) };
-            node = g.inbox_next.load(Ordering::Relaxed);
-            taken.push(g);
+            // SAFETY: every node on the stack came from `Arc::into_raw` in `push` and is
+            // alive (the inbox owns a reference); the swap made this thread its only
+            // reader and writer, and the links were written before the publishing CAS,
+            // which our swap (Acquire) synchronises with.
+            let next = unsafe { (*node).inbox_next.load(Ordering::Relaxed) };
+            // SAFETY: as above.
+            unsafe { (*node).inbox_next.store(oldest, Ordering::Relaxed) };
+            oldest = node;
+            node = next;
         }
-        out.extend(taken.into_iter().rev());
+        while !oldest.is_null() {
+            // SAFETY: as above; each node is turned back into the reference `push` leaked,
+            // exactly once.
+            let g = unsafe { Arc::from_raw(oldest) };
+            oldest = g.inbox_next.load(Ordering::Relaxed);
+            out.extend(std::iter::once(g));
+        }
     }
 }
 
@@ -69,5 +79,38 @@ impl Drop for Inbox {
     fn drop(&mut self) {
         let mut dropped: Vec<Arc<Goroutine>> = Vec::new();
         self.take_all(&mut dropped);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::runtime::goroutine::GoroutineId;
+    use crate::runtime::Runtime;
+
+    #[test]
+    fn take_all_hands_out_oldest_first_and_empties_the_inbox() {
+        let rt = Runtime::builder().max_procs(1).build().unwrap();
+        let header = || {
+            let id = GoroutineId::next();
+            Arc::new(Goroutine::new(
+                rt.shared.clone(),
+                0,
+                id,
+                std::panic::Location::caller(),
+            ))
+        };
+        let pushed: Vec<Arc<Goroutine>> = (0..4).map(|_| header()).collect();
+        let inbox = Inbox::new();
+        pushed.iter().for_each(|g| inbox.push(g.clone()));
+        let mut taken = Vec::new();
+        inbox.take_all(&mut taken);
+        let ids = |gs: &[Arc<Goroutine>]| gs.iter().map(|g| g.id()).collect::<Vec<_>>();
+        assert_eq!(ids(&taken), ids(&pushed));
+        assert!(inbox.is_empty());
+        inbox.push(pushed[0].clone());
+        let mut again = Vec::new();
+        inbox.take_all(&mut again);
+        assert_eq!(ids(&again), ids(&pushed[..1]));
     }
 }
