@@ -263,7 +263,7 @@ impl Goroutine {
         }
     }
 
-    /// Wakes the goroutine: see the module docs for the transitions.
+    /// Wakes the goroutine (see `sched` for the transitions).
     pub(crate) fn unpark(self: &Arc<Self>) {
         if self.sched.wake() {
             super::worker::ready(self.clone());
