@@ -530,9 +530,25 @@ mod loom_models {
         }
     }
 
-    fn counted_waiter() -> (std::sync::Arc<Wakes>, Waiter) {
+    /// What `register_then_give_up` saw: whether the registration found the case ready,
+    /// how the waiter ended, the packet afterwards, and the wakes its waker received.
+    type GaveUp = (bool, Option<usize>, Option<u32>, std::sync::Arc<Wakes>);
+
+    /// Registers an entry with `packet` through `register` (as a select does), then gives
+    /// up (as a wait that times out does) unless the registration found the case ready.
+    fn register_then_give_up(
+        packet: Option<u32>,
+        register: impl FnOnce(&mut Entry, &Waiter) -> bool,
+    ) -> GaveUp {
+        let packet = UnsafeCell::new(packet);
         let wakes = std::sync::Arc::new(Wakes(Count::new(0)));
-        (wakes.clone(), Waiter::new(Waker::from(wakes)))
+        let waiter = Waiter::new(Waker::from(wakes.clone()));
+        let mut entry = Entry::new(&waiter, 0, packet.get().cast());
+        let ready = register(&mut entry, &waiter);
+        let completed = if ready { None } else { waiter.abort() };
+        drop(entry);
+        drop(waiter);
+        (ready, completed, packet.into_inner(), wakes)
     }
 
     #[test]
@@ -542,21 +558,17 @@ mod loom_models {
             let receiver = {
                 let ch = ch.clone();
                 loom::thread::spawn(move || {
-                    let packet = UnsafeCell::new(None::<u32>);
-                    let (wakes, waiter) = counted_waiter();
-                    let mut entry = Entry::new(&waiter, 0, packet.get().cast());
-                    // SAFETY: `entry` and `packet` stay in this frame, unmoved, until
-                    // dropped below; the packet holds `None`; `ch` outlives them.
-                    let ready = unsafe { ch.register_recv(&mut entry, &waiter) };
-                    assert!(!ready, "an unbuffered channel with no waiting sender");
-                    let completed = waiter.abort();
-                    drop(entry);
-                    drop(waiter);
-                    (completed, packet.into_inner(), wakes)
+                    register_then_give_up(None, |entry, waiter| {
+                        // SAFETY: the entry and its packet stay in `register_then_give_up`'s
+                        // frame, unmoved, until dropped; the packet holds `None`; `ch`
+                        // outlives them.
+                        unsafe { ch.register_recv(entry, waiter) }
+                    })
                 })
             };
             let sent = ch.try_send(7);
-            let (completed, got, wakes) = receiver.join().unwrap();
+            let (ready, completed, got, wakes) = receiver.join().unwrap();
+            assert!(!ready, "an unbuffered channel with no waiting sender");
             match sent {
                 Ok(()) => {
                     assert_eq!((completed, got), (Some(0), Some(7)));
@@ -583,15 +595,10 @@ mod loom_models {
             let sender = {
                 let ch = ch.clone();
                 loom::thread::spawn(move || {
-                    let packet = UnsafeCell::new(Some(5u32));
-                    let (wakes, waiter) = counted_waiter();
-                    let mut entry = Entry::new(&waiter, 0, packet.get().cast());
-                    // SAFETY: as above, with the packet holding the value to send.
-                    let ready = unsafe { ch.register_send(&mut entry, &waiter) };
-                    let completed = if ready { None } else { waiter.abort() };
-                    drop(entry);
-                    drop(waiter);
-                    (ready, completed, packet.into_inner(), wakes)
+                    register_then_give_up(Some(5), |entry, waiter| {
+                        // SAFETY: as above, with the packet holding the value to send.
+                        unsafe { ch.register_send(entry, waiter) }
+                    })
                 })
             };
             assert!(ch.close());

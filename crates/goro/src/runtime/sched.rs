@@ -131,11 +131,19 @@ mod loom_models {
         })
     }
 
-    fn wake(w: &Wait) {
-        if w.sched.wake() {
-            *w.queued.lock().unwrap() += 1;
-            w.resume.notify_one();
-        }
+    /// A waker on its own thread; `completes` says whether it first publishes the
+    /// completion of the current wait (a late waker of an earlier wait does not).
+    fn spawn_waker(w: &Arc<Wait>, completes: bool) -> loom::thread::JoinHandle<()> {
+        let w = w.clone();
+        loom::thread::spawn(move || {
+            if completes {
+                w.done.store(true, Ordering::Release);
+            }
+            if w.sched.wake() {
+                *w.queued.lock().unwrap() += 1;
+                w.resume.notify_one();
+            }
+        })
     }
 
     /// The goroutine's wait loop (`Waiter::wait` and `park_goroutine`) with its worker's
@@ -161,13 +169,7 @@ mod loom_models {
     fn loom_a_wake_is_never_lost() {
         loom::model(|| {
             let w = new_wait();
-            let waker = {
-                let w = w.clone();
-                loom::thread::spawn(move || {
-                    w.done.store(true, Ordering::Release);
-                    wake(&w);
-                })
-            };
+            let waker = spawn_waker(&w, true);
             wait(&w);
             waker.join().unwrap();
         });
@@ -184,17 +186,8 @@ mod loom_models {
         model.preemption_bound = Some(3);
         model.check(|| {
             let w = new_wait();
-            let late = {
-                let w = w.clone();
-                loom::thread::spawn(move || wake(&w))
-            };
-            let real = {
-                let w = w.clone();
-                loom::thread::spawn(move || {
-                    w.done.store(true, Ordering::Release);
-                    wake(&w);
-                })
-            };
+            let late = spawn_waker(&w, false);
+            let real = spawn_waker(&w, true);
             wait(&w);
             late.join().unwrap();
             real.join().unwrap();
