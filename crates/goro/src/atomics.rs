@@ -1,5 +1,5 @@
 //! atomics: the atomic types of the state machines that loom models (the waiter's state
-//! word, the spin lock, a channel's readiness hint and handle counts).
+//! word, the spin lock, a channel's positions, readiness hint and handle counts).
 //!
 //! Under `cfg(loom)` they are loom's, so `RUSTFLAGS="--cfg loom" cargo test -p goro --lib
 //! --release loom` explores every interleaving of the code that uses them; otherwise they
@@ -7,9 +7,9 @@
 //! scheduler under loom (which would otherwise explore a spinning thread forever).
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize};
+pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicU8, AtomicUsize};
 
 /// One step of a busy wait, after `backoff`'s own.
 #[inline]

@@ -11,7 +11,9 @@
 //!    the registered cases first, that case won; otherwise every entry is unlinked and the
 //!    select starts over from 1 (after a `yield_now`);
 //! 4. wait until a peer completes one case (or the deadline passes);
-//! 5. unlink every entry that is still linked.
+//! 5. unlink every entry that is still linked; on a buffered channel the completed case
+//!    then tries again (a completion there means "try again"), and if another operation
+//!    got to the value or room first, the select starts over from 1.
 //!
 //! Invariants: a case's entry and packet live inside the case object, which the caller keeps
 //! in place (borrowed by `select_core`) until `select_core` returns, and every entry is
@@ -44,6 +46,12 @@ pub(crate) trait Case {
 
     /// Unlinks the entry, if any (a completed entry is already unlinked).
     fn unregister(&mut self);
+
+    /// A peer completed this case's entry. True if the case's result is now in its packet:
+    /// handed over on an unbuffered channel, or, on a buffered one (where a completion
+    /// means "try again"), taken by trying the case now. False if that try found the value
+    /// or room gone to another operation: the select starts over.
+    fn finish_completed(&mut self) -> bool;
 }
 
 /// A case handed to the select core; made by `RecvCase::as_case`/`SendCase::as_case`.
@@ -147,6 +155,11 @@ impl<T> Case for RecvCase<'_, T> {
     fn unregister(&mut self) {
         self.entry = None;
     }
+
+    #[inline]
+    fn finish_completed(&mut self) -> bool {
+        self.core.hands_over() || self.try_now()
+    }
 }
 
 impl<T> Case for SendCase<'_, T> {
@@ -181,6 +194,11 @@ impl<T> Case for SendCase<'_, T> {
     #[inline]
     fn unregister(&mut self) {
         self.entry = None;
+    }
+
+    #[inline]
+    fn finish_completed(&mut self) -> bool {
+        self.core.hands_over() || self.try_now()
     }
 }
 
@@ -313,7 +331,8 @@ pub(crate) fn select_core(
             return None;
         }
         match block(cases, order.as_mut_slice(), deadline) {
-            Blocked::Completed(k) => return Some(k),
+            Blocked::Completed(k) if cases[k].0.finish_completed() => return Some(k),
+            Blocked::Completed(_) => {}
             Blocked::TimedOut => return None,
             Blocked::Retry => crate::yield_now(),
         }

@@ -165,13 +165,9 @@ impl TimerTarget for Fire {
             return;
         }
         let now = Instant::now();
-        // Send under both locks (so a concurrent stop/reset sees the value and drains it),
-        // but wake the receiver only once both are released.
-        let sent = {
-            let mut ch = shared.core.lock();
-            shared.core.send_locked(&mut ch, now)
-        };
-        let receiver = match sent {
+        // Send under the state lock (so a concurrent stop/reset sees the value and drains
+        // it), but wake the receiver only once it is released.
+        let receiver = match shared.core.offer(now) {
             Ok(w) => w,
             Err(TrySendError::Full(_)) => None,
             Err(TrySendError::Closed(_)) => {

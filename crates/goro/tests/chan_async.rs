@@ -210,6 +210,56 @@ fn a_dropped_completed_send_future_sent_its_value() {
     });
 }
 
+/// On a buffered channel a completed wait only means "try again": a woken future that is
+/// dropped instead passes its wake-up to the next waiter, so nobody sleeps beside a value
+/// (or beside a free slot).
+#[test]
+fn a_dropped_woken_future_passes_its_wake_up_on() {
+    watchdog(30, || {
+        let wakes = |w: &Arc<ThreadWaker>| w.wakes.load(Ordering::SeqCst);
+        let ch = chan::<u8>(1);
+        let (first, first_waker) = thread_waker();
+        let (second, second_waker) = thread_waker();
+        let mut r1 = Box::pin(ch.recv_async());
+        let mut r2 = Box::pin(ch.recv_async());
+        assert!(poll_once(r1.as_mut(), &first_waker).is_pending());
+        assert!(poll_once(r2.as_mut(), &second_waker).is_pending());
+        ch.try_send(5).unwrap();
+        assert_eq!(
+            (wakes(&first), wakes(&second)),
+            (1, 0),
+            "the first is woken"
+        );
+        drop(r1);
+        assert_eq!(wakes(&second), 1, "its wake-up went to the second");
+        assert_eq!(poll_once(r2.as_mut(), &second_waker), Poll::Ready(Some(5)));
+
+        let ch = chan::<u8>(1);
+        ch.try_send(1).unwrap();
+        let (first, first_waker) = thread_waker();
+        let (second, second_waker) = thread_waker();
+        let mut s1 = Box::pin(ch.send_async(2));
+        let mut s2 = Box::pin(ch.send_async(3));
+        assert!(poll_once(s1.as_mut(), &first_waker).is_pending());
+        assert!(poll_once(s2.as_mut(), &second_waker).is_pending());
+        assert_eq!(ch.try_recv(), Ok(1));
+        assert_eq!(
+            (wakes(&first), wakes(&second)),
+            (1, 0),
+            "the first is woken"
+        );
+        drop(s1);
+        assert_eq!(wakes(&second), 1, "its wake-up went to the second");
+        assert_eq!(poll_once(s2.as_mut(), &second_waker), Poll::Ready(Ok(())));
+        assert_eq!(
+            ch.try_recv(),
+            Ok(3),
+            "the dropped future's 2 was never sent"
+        );
+        assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    });
+}
+
 #[test]
 fn close_completes_pending_futures() {
     watchdog(30, || {

@@ -302,6 +302,13 @@ fn lengths_and_capacity() {
     assert_eq!(ch.len(), 2);
 }
 
+/// A capacity too large for the buffer's positions is refused with a message saying so.
+#[test]
+#[should_panic(expected = "is too large")]
+fn an_impossible_capacity_is_refused() {
+    let _ = chan::<u8>(usize::MAX);
+}
+
 #[test]
 fn never_is_never_ready() {
     let rx = never::<String>();

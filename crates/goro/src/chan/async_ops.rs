@@ -2,13 +2,17 @@
 //!
 //! A future keeps what a blocking operation keeps on its stack — the packet slot, a
 //! `Waiter` woken through the task's `Waker`, and the queue `Entry` — inside itself; it is
-//! `!Unpin`, so once polled they stay put while linked. The first poll tries the operation
-//! and, if it cannot complete, links the entry under the same lock acquisition; later polls
-//! look (under the lock) whether a peer completed it, else refresh the waker.
+//! `!Unpin`, so once polled they stay put while linked. A poll tries the operation and, if
+//! it cannot complete, registers the entry (which re-checks under the channel's lock); later
+//! polls look whether a peer completed it, else refresh the waker. A completion carries the
+//! result on an unbuffered channel and means "try again" on a buffered one
+//! (`Core::hands_over`).
 //!
 //! Dropping a pending future aborts its waiter and unlinks the entry. If a peer completed
-//! it first, a receive future hands the value it was given back to the channel (`restore`),
-//! and a send future's value was sent: nothing is lost and no stale waiter stays behind.
+//! it first, the channel gets back what the completion gave (`Core::abandon_recv` and
+//! `abandon_send`): a value handed to a receive future, or a buffered channel's wake-up,
+//! which goes to another waiter. A send future completed on an unbuffered channel was
+//! sent. Nothing is lost and no stale waiter stays behind.
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -16,7 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::core::{wake, Core};
+use super::core::Core;
 use super::errors::{SendError, TryRecvError, TrySendError};
 use crate::park::Waiter;
 use crate::waitq::Entry;
@@ -126,44 +130,43 @@ impl<T> Future for RecvFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.done, "RecvFuture polled after it completed");
         let core = this.core;
-        let mut st = core.lock();
-        if let Some(waiter) = &this.waiter {
-            // Peers claim and complete under the lock we hold: the waiter is either still
-            // waiting or done.
-            if !waiter.is_settled() {
-                // SAFETY: the waiter is linked only into `recvq`, whose lock we hold, and is
-                // not settled.
-                unsafe { waiter.set_waker(cx.waker()) };
+        loop {
+            if let Some(waiter) = &this.waiter {
+                if core.refresh_waker(waiter, cx.waker()) {
+                    return Poll::Pending;
+                }
+                // A peer completed the waiter (it has already unlinked the entry).
+                this.entry = None;
+                this.waiter = None;
+                if core.hands_over() {
+                    this.done = true;
+                    return Poll::Ready(this.packet.get_mut().take());
+                }
+            }
+            match core.try_recv() {
+                Ok(v) => {
+                    this.done = true;
+                    return Poll::Ready(Some(v));
+                }
+                Err(TryRecvError::Closed) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Err(TryRecvError::Empty) => {}
+            }
+            let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
+            let entry = this
+                .entry
+                .insert(Entry::new(waiter, 0, this.packet.get().cast()));
+            // SAFETY: the entry lives in this pinned future until dropped in place (before
+            // the waiter and packet: see `drop`); its packet holds `None`; the channel
+            // outlives the future (it is borrowed).
+            if !unsafe { core.register_recv(entry, waiter) } {
                 return Poll::Pending;
             }
-            drop(st);
+            // It could complete now after all: try again.
             this.entry = None;
             this.waiter = None;
-            this.done = true;
-            return Poll::Ready(this.packet.get_mut().take());
-        }
-        match core.recv_locked(&mut st) {
-            Ok((v, w)) => {
-                drop(st);
-                wake(w);
-                this.done = true;
-                Poll::Ready(Some(v))
-            }
-            Err(TryRecvError::Closed) => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-            Err(TryRecvError::Empty) => {
-                let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
-                let entry = this
-                    .entry
-                    .insert(Entry::new(waiter, 0, this.packet.get().cast()));
-                // SAFETY: the entry lives in this pinned future until dropped in place (before
-                // the waiter and packet: see `drop`); the channel outlives the future (it is
-                // borrowed); `recvq` is the channel's and its lock is held.
-                unsafe { entry.link(&mut st.recvq, core.recv_side()) };
-                Poll::Pending
-            }
         }
     }
 }
@@ -176,50 +179,47 @@ impl<T> Future for SendFuture<'_, T> {
         let this = unsafe { self.get_unchecked_mut() };
         assert!(!this.done, "SendFuture polled after it completed");
         let core = this.core;
-        let mut st = core.lock();
-        if let Some(waiter) = &this.waiter {
-            if !waiter.is_settled() {
-                // SAFETY: the waiter is linked only into `sendq`, whose lock we hold, and is
-                // not settled.
-                unsafe { waiter.set_waker(cx.waker()) };
+        loop {
+            if let Some(waiter) = &this.waiter {
+                if core.refresh_waker(waiter, cx.waker()) {
+                    return Poll::Pending;
+                }
+                this.entry = None;
+                this.waiter = None;
+                if core.hands_over() {
+                    this.done = true;
+                    return Poll::Ready(match this.packet.get_mut().take() {
+                        None => Ok(()),
+                        Some(v) => Err(SendError(v)),
+                    });
+                }
+            }
+            let value = this
+                .packet
+                .get_mut()
+                .take()
+                .expect("a pending send future holds its value");
+            match core.try_send(value) {
+                Ok(()) => {
+                    this.done = true;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(TrySendError::Closed(v)) => {
+                    this.done = true;
+                    return Poll::Ready(Err(SendError(v)));
+                }
+                Err(TrySendError::Full(v)) => *this.packet.get_mut() = Some(v),
+            }
+            let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
+            let entry = this
+                .entry
+                .insert(Entry::new(waiter, 0, this.packet.get().cast()));
+            // SAFETY: as in `RecvFuture::poll`; the packet holds the value to send.
+            if !unsafe { core.register_send(entry, waiter) } {
                 return Poll::Pending;
             }
-            drop(st);
             this.entry = None;
             this.waiter = None;
-            this.done = true;
-            return Poll::Ready(match this.packet.get_mut().take() {
-                None => Ok(()),
-                Some(v) => Err(SendError(v)),
-            });
-        }
-        let value = this
-            .packet
-            .get_mut()
-            .take()
-            .expect("an unpolled send future holds its value");
-        match core.send_locked(&mut st, value) {
-            Ok(w) => {
-                drop(st);
-                wake(w);
-                this.done = true;
-                Poll::Ready(Ok(()))
-            }
-            Err(TrySendError::Closed(v)) => {
-                drop(st);
-                this.done = true;
-                Poll::Ready(Err(SendError(v)))
-            }
-            Err(TrySendError::Full(v)) => {
-                *this.packet.get_mut() = Some(v);
-                let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
-                let entry = this
-                    .entry
-                    .insert(Entry::new(waiter, 0, this.packet.get().cast()));
-                // SAFETY: as in `RecvFuture::poll`, for `sendq`.
-                unsafe { entry.link(&mut st.sendq, core.send_side()) };
-                Poll::Pending
-            }
         }
     }
 }
@@ -232,21 +232,21 @@ impl<T> Drop for RecvFuture<'_, T> {
         self.entry = None;
         self.waiter = None;
         if completed {
-            if let Some(v) = self.packet.get_mut().take() {
-                self.core.restore(v);
-            }
+            self.core.abandon_recv(self.packet.get_mut().take());
         }
     }
 }
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        if let Some(waiter) = &self.waiter {
-            let _ = waiter.abort();
-            // The entry goes before its waiter. A value still in the packet was never sent
-            // and drops with the future.
-            self.entry = None;
-            self.waiter = None;
+        let Some(waiter) = &self.waiter else { return };
+        let completed = waiter.abort().is_some();
+        // The entry goes before its waiter. A value still in the packet was never sent
+        // and drops with the future.
+        self.entry = None;
+        self.waiter = None;
+        if completed {
+            self.core.abandon_send();
         }
     }
 }

@@ -14,6 +14,8 @@ mod async_ops;
 pub(crate) mod core;
 mod errors;
 mod iter;
+mod rendezvous;
+mod ring;
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +28,13 @@ pub use self::iter::{IntoIter, Iter};
 
 /// Creates a channel of capacity `cap`; `cap == 0` makes an unbuffered (rendezvous) channel,
 /// where a send completes only when a receiver takes the value (Go's `make(chan T, cap)`).
+///
+/// A buffered channel allocates its whole buffer here, as Go's does (a slot is the value
+/// plus one word), and then sends and receives without taking a lock unless they block.
+///
+/// # Panics
+/// If `cap` is above 2^60 (on 64-bit targets); a capacity that cannot be allocated aborts
+/// like any failed allocation.
 ///
 /// ```
 /// let ch = goro::chan::<&str>(1);
@@ -811,16 +820,12 @@ impl<T> From<Chan<T>> for Receiver<T> {
     }
 }
 
-/// Writes `Name { len, cap, closed }` from one look at the channel.
+/// Writes `Name { len, cap, closed }`.
 fn debug_core<T>(f: &mut fmt::Formatter<'_>, name: &str, core: &Core<T>) -> fmt::Result {
-    let (len, closed) = {
-        let st = core.lock();
-        (st.buf.len().min(core.cap()), st.closed)
-    };
     f.debug_struct(name)
-        .field("len", &len)
+        .field("len", &core.len())
         .field("cap", &core.cap())
-        .field("closed", &closed)
+        .field("closed", &core.is_closed())
         .finish()
 }
 
