@@ -230,47 +230,14 @@ fn below(n: usize) -> usize {
     ((u128::from(random()) * n as u128) >> 64) as usize
 }
 
+/// Arm counts up to this keep their random order on the stack.
 const INLINE_ARMS: usize = 16;
 
-/// A permutation of the arm indices; kept on the stack for up to `INLINE_ARMS` arms.
-struct Order {
-    inline: [u32; INLINE_ARMS],
-    heap: Vec<u32>,
-    len: usize,
-}
-
-impl Order {
-    fn new(len: usize) -> Order {
-        let mut order = Order {
-            inline: [0; INLINE_ARMS],
-            heap: Vec::new(),
-            len,
-        };
-        if len > INLINE_ARMS {
-            order.heap = (0..len as u32).collect();
-        } else {
-            for (i, slot) in order.inline[..len].iter_mut().enumerate() {
-                *slot = i as u32;
-            }
-        }
-        order
-    }
-
-    fn as_mut_slice(&mut self) -> &mut [u32] {
-        if self.len > INLINE_ARMS {
-            &mut self.heap
-        } else {
-            &mut self.inline[..self.len]
-        }
-    }
-
-    /// Shuffles the indices (Fisher-Yates) and returns them.
-    fn shuffle(&mut self) -> &[u32] {
-        let s = self.as_mut_slice();
-        for i in (1..s.len()).rev() {
-            s.swap(i, below(i + 1));
-        }
-        s
+/// Shuffles `order` in place (Fisher-Yates): a uniformly random permutation of what it held.
+#[inline]
+fn shuffle(order: &mut [u32]) {
+    for i in (1..order.len()).rev() {
+        order.swap(i, below(i + 1));
     }
 }
 
@@ -320,9 +287,21 @@ pub(crate) fn select_core(
     has_default: bool,
     deadline: Option<Instant>,
 ) -> Option<usize> {
-    let mut order = Order::new(cases.len());
+    // Built in place: moving a freshly written array stalls on store forwarding.
+    let mut inline = [0u32; INLINE_ARMS];
+    let mut heap = Vec::new();
+    let order: &mut [u32] = if cases.len() <= INLINE_ARMS {
+        &mut inline[..cases.len()]
+    } else {
+        heap.resize(cases.len(), 0);
+        &mut heap
+    };
+    for (i, slot) in order.iter_mut().enumerate() {
+        *slot = i as u32;
+    }
     loop {
-        for &i in order.shuffle() {
+        shuffle(order);
+        for &i in order.iter() {
             if cases[i as usize].0.try_now() {
                 return Some(i as usize);
             }
@@ -330,7 +309,7 @@ pub(crate) fn select_core(
         if has_default || deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
-        match block(cases, order.as_mut_slice(), deadline) {
+        match block(cases, order, deadline) {
             Blocked::Completed(k) if cases[k].0.finish_completed() => return Some(k),
             Blocked::Completed(_) => {}
             Blocked::TimedOut => return None,

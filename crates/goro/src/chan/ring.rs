@@ -48,7 +48,7 @@ use crossbeam_utils::{Backoff, CachePadded};
 
 use super::core::{complete, complete_all, wake};
 use super::errors::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::atomics::{fence, spin_hint, AtomicUsize};
+use crate::atomics::{spin_hint, AtomicUsize};
 use crate::park::Waiter;
 use crate::runtime::WaitReason;
 use crate::spin::{SpinGuard, SpinLock};
@@ -239,8 +239,8 @@ impl<T> Ring<T> {
                 }
             } else if turn.wrapping_add(self.lap_len) == lap.wrapping_add(1) {
                 // The slot still holds the previous lap's value: full, unless a receiver is
-                // taking that value right now.
-                fence(SeqCst);
+                // taking that value right now. (No fence: a waiting sender re-checks with a
+                // read-modify-write, see `register_send`.)
                 if position_of(self.head.load(Relaxed)).wrapping_add(self.lap_len) == pos {
                     return Err(TrySendError::Full(v));
                 }
@@ -283,7 +283,6 @@ impl<T> Ring<T> {
             } else if turn == lap {
                 // Nothing written at this position: empty, unless a sender is writing it
                 // right now.
-                fence(SeqCst);
                 let tail = self.tail.load(Relaxed);
                 if position_of(tail) == pos {
                     return Err(if tail & CLOSED != 0 {
