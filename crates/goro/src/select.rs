@@ -1,13 +1,14 @@
 //! select: Go's `select` — the `select!` macro and the dynamic [`Select`] builder, over one
 //! shared core (`select_core`).
 //!
-//! The algorithm (crossbeam-channel's, which is sound with one lock per channel):
+//! The algorithm (crossbeam-channel's; it needs no lock across channels, only that each
+//! channel registers an entry and re-checks readiness atomically):
 //! 1. try every case without blocking, in a fresh uniformly random order; the first that
 //!    can complete wins (so among the cases ready now, each wins with equal probability);
 //! 2. with a `default`, stop there;
-//! 3. else make one [`Waiter`] and register the cases in random order: under its channel's
-//!    lock each case either links an entry (its index is the entry's case) or finds that it
-//!    could complete now. Then the select aborts its own waiter: if a peer completed one of
+//! 3. else make one [`Waiter`] and register the cases in random order: each case either
+//!    links an entry into its channel's wait queue (its index is the entry's case) or finds
+//!    that it could complete now. Then the select aborts its own waiter: if a peer completed one of
 //!    the registered cases first, that case won; otherwise every entry is unlinked and the
 //!    select starts over from 1 (after a `yield_now`);
 //! 4. wait until a peer completes one case (or the deadline passes);
@@ -40,8 +41,8 @@ pub(crate) trait Case {
     /// its result is in its packet.
     fn try_now(&mut self) -> bool;
 
-    /// Under the channel's lock: links an entry for `waiter` with case number `index`, or
-    /// returns true, without linking, if the case could complete now.
+    /// Links an entry for `waiter` with case number `index` into the channel's wait queue,
+    /// or returns true, without linking, if the case could complete now.
     fn register(&mut self, waiter: &Waiter, index: usize) -> bool;
 
     /// Unlinks the entry, if any (a completed entry is already unlinked).

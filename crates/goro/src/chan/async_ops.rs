@@ -3,7 +3,7 @@
 //! A future keeps what a blocking operation keeps on its stack — the packet slot, a
 //! `Waiter` woken through the task's `Waker`, and the queue `Entry` — inside itself; it is
 //! `!Unpin`, so once polled they stay put while linked. A poll tries the operation and, if
-//! it cannot complete, registers the entry (which re-checks under the channel's lock); later
+//! it cannot complete, registers the entry (which re-checks readiness as it links); later
 //! polls look whether a peer completed it, else refresh the waker. A completion carries the
 //! result on an unbuffered channel and means "try again" on a buffered one
 //! (`Core::hands_over`).
@@ -86,8 +86,8 @@ pub struct SendFuture<'a, T> {
 }
 
 // SAFETY: the entry's raw pointers lead to this future's own waiter and packet and to the
-// channel (which is `Sync` for `T: Send`); peers reach them only under the channel lock
-// and through the claim protocol, never through a reference tied to the polling thread.
+// channel (which is `Sync` for `T: Send`); peers reach them only under the lock of the
+// channel's wait queue and through the claim protocol, never through a reference tied to the polling thread.
 // Moving the (pinned) future to another thread between polls changes none of that.
 unsafe impl<T: Send> Send for RecvFuture<'_, T> {}
 // SAFETY: a shared reference to the future gives access to nothing.

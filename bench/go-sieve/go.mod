@@ -1,0 +1,3 @@
+module gosieve
+
+go 1.19
