@@ -2,7 +2,7 @@
 //! tests never flake), fairness of blocked selects completed by a partner, Go's
 //! doubleselect (nothing delivered twice or lost), and Go's TestSelectStress (selects that
 //! send and receive on a mix of unbuffered and buffered channels against plain senders and
-//! receivers).
+//! receivers), and selects racing plain receivers for buffered values.
 
 mod support;
 
@@ -231,5 +231,66 @@ fn select_stress() {
         for ch in &chans {
             assert!(ch.is_empty());
         }
+    });
+}
+
+/// Asserts that a receive that yielded `None` did so on a closed channel; returns true.
+fn assert_closed(rx: &Receiver<u32>) -> bool {
+    assert!(
+        rx.is_closed(),
+        "a select received None from an open channel"
+    );
+    true
+}
+
+/// Selects and plain receivers compete for the values of two one-slot channels. On a
+/// buffered channel a woken select only tries again, so a select often finds its value
+/// taken by a plain receiver and must wait anew; every value still arrives exactly once.
+#[test]
+fn selects_and_plain_receivers_share_buffered_channels() {
+    everywhere(|| {
+        const PER: u32 = 3_000;
+        let chans: Vec<Chan<u32>> = (0..2).map(|_| chan(1)).collect();
+        let producers: Vec<_> = (0..4u32)
+            .map(|p| {
+                let tx = chans[p as usize % 2].sender();
+                go(move || (0..PER).for_each(|i| tx.send(p * PER + i).unwrap()))
+            })
+            .collect();
+        let mut receivers = Vec::new();
+        for _ in 0..3 {
+            let (a, b) = (chans[0].receiver(), chans[1].receiver());
+            receivers.push(go(move || {
+                let dead = goro::never::<u32>();
+                let (mut a_open, mut b_open, mut got) = (true, true, Vec::new());
+                while a_open || b_open {
+                    let (ra, rb) = (
+                        if a_open { &a } else { &dead },
+                        if b_open { &b } else { &dead },
+                    );
+                    select! {
+                        recv(ra) -> v => match v { Some(v) => got.push(v), None => a_open = !assert_closed(&a) },
+                        recv(rb) -> v => match v { Some(v) => got.push(v), None => b_open = !assert_closed(&b) },
+                    }
+                }
+                got
+            }));
+        }
+        for ch in &chans {
+            let rx = ch.receiver();
+            receivers.push(go(move || rx.iter().collect::<Vec<u32>>()));
+        }
+        drop(chans);
+        producers.into_iter().for_each(|h| h.join().unwrap());
+        let mut all: Vec<u32> = receivers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..4 * PER).collect::<Vec<_>>(),
+            "each value exactly once"
+        );
     });
 }
