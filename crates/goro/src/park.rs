@@ -150,18 +150,23 @@ impl Waiter {
         }
     }
 
-    /// Replaces the waker (async re-polls with a new task waker).
+    /// An async re-poll: replaces the waker with `waker` and returns true if the waiter is
+    /// still waiting; false if a peer has completed it.
     ///
     /// # Safety
-    /// The caller holds the lock of the only queue this waiter is linked into (or it is
-    /// linked into none), so no claimer can read the waker concurrently; and the waiter is
-    /// not settled.
-    pub(crate) unsafe fn set_waker(&self, waker: &Waker) {
+    /// The caller holds the lock of the queues this waiter is linked into (or it is linked
+    /// into none). Peers claim and complete under that lock, so the waiter is either waiting
+    /// or done, and no claimer can read the waker concurrently.
+    pub(crate) unsafe fn refresh_waker(&self, waker: &Waker) -> bool {
+        if self.is_settled() {
+            return false;
+        }
         // SAFETY: exclusive access per the contract above.
         let slot = unsafe { &mut *self.waker.get() };
         if !slot.will_wake(waker) {
             **slot = waker.clone();
         }
+        true
     }
 }
 

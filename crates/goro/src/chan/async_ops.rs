@@ -18,7 +18,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use super::core::Core;
 use super::errors::{SendError, TryRecvError, TrySendError};
@@ -49,8 +49,7 @@ use crate::waitq::Entry;
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvFuture<'a, T> {
     core: &'a Core<T>,
-    entry: Option<Entry>,
-    waiter: Option<Waiter>,
+    wait: Registration,
     packet: UnsafeCell<Option<T>>,
     done: bool,
 }
@@ -79,10 +78,75 @@ pub struct RecvFuture<'a, T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct SendFuture<'a, T> {
     core: &'a Core<T>,
-    entry: Option<Entry>,
-    waiter: Option<Waiter>,
+    wait: Registration,
     packet: UnsafeCell<Option<T>>,
     done: bool,
+}
+
+/// A future's registered wait, if any: the entry (declared first, so it drops before the
+/// waiter it points to) and the waiter woken through the task's waker.
+#[derive(Default)]
+struct Registration {
+    entry: Option<Entry>,
+    waiter: Option<Waiter>,
+}
+
+/// What a poll finds of its future's registered wait.
+enum Recheck {
+    /// None is registered.
+    Unregistered,
+    /// Still waiting; the waker is refreshed.
+    Waiting,
+    /// A peer completed it (and unlinked the entry); the registration is cleared.
+    Completed,
+}
+
+impl Registration {
+    fn recheck<T>(&mut self, core: &Core<T>, waker: &Waker) -> Recheck {
+        let Some(waiter) = &self.waiter else {
+            return Recheck::Unregistered;
+        };
+        if core.refresh_waker(waiter, waker) {
+            return Recheck::Waiting;
+        }
+        self.clear();
+        Recheck::Completed
+    }
+
+    /// Registers a wait with `packet` through `register` (a channel's `register_recv` or
+    /// `register_send`); true if it is linked, false (and cleared) if the operation could
+    /// complete now after all.
+    ///
+    /// # Safety
+    /// `self` and `packet` stay in place (a pinned future) until the registration is
+    /// cleared or dropped, and `register` links into a channel that outlives them.
+    unsafe fn register(
+        &mut self,
+        packet: *mut (),
+        waker: &Waker,
+        register: impl FnOnce(&mut Entry, &Waiter) -> bool,
+    ) -> bool {
+        let waiter = self.waiter.insert(Waiter::new(waker.clone()));
+        let entry = self.entry.insert(Entry::new(waiter, 0, packet));
+        if register(entry, waiter) {
+            self.clear();
+            return false;
+        }
+        true
+    }
+
+    /// Gives the wait up (a dropped future); true if a peer had completed it first.
+    fn give_up(&mut self) -> bool {
+        let completed = self.waiter.as_ref().is_some_and(|w| w.abort().is_some());
+        self.clear();
+        completed
+    }
+
+    /// Drops the entry (which unlinks itself unless a peer completed it), then its waiter.
+    fn clear(&mut self) {
+        self.entry = None;
+        self.waiter = None;
+    }
 }
 
 // SAFETY: the entry's raw pointers lead to this future's own waiter and packet and to the
@@ -101,8 +165,7 @@ impl<'a, T> RecvFuture<'a, T> {
     pub(crate) fn new(core: &'a Core<T>) -> RecvFuture<'a, T> {
         RecvFuture {
             core,
-            entry: None,
-            waiter: None,
+            wait: Registration::default(),
             packet: UnsafeCell::new(None),
             done: false,
         }
@@ -113,8 +176,7 @@ impl<'a, T> SendFuture<'a, T> {
     pub(crate) fn new(core: &'a Core<T>, value: T) -> SendFuture<'a, T> {
         SendFuture {
             core,
-            entry: None,
-            waiter: None,
+            wait: Registration::default(),
             packet: UnsafeCell::new(Some(value)),
             done: false,
         }
@@ -131,17 +193,13 @@ impl<T> Future for RecvFuture<'_, T> {
         assert!(!this.done, "RecvFuture polled after it completed");
         let core = this.core;
         loop {
-            if let Some(waiter) = &this.waiter {
-                if core.refresh_waker(waiter, cx.waker()) {
-                    return Poll::Pending;
-                }
-                // A peer completed the waiter (it has already unlinked the entry).
-                this.entry = None;
-                this.waiter = None;
-                if core.hands_over() {
+            match this.wait.recheck(core, cx.waker()) {
+                Recheck::Waiting => return Poll::Pending,
+                Recheck::Completed if core.hands_over() => {
                     this.done = true;
                     return Poll::Ready(this.packet.get_mut().take());
                 }
+                Recheck::Completed | Recheck::Unregistered => {}
             }
             match core.try_recv() {
                 Ok(v) => {
@@ -154,19 +212,18 @@ impl<T> Future for RecvFuture<'_, T> {
                 }
                 Err(TryRecvError::Empty) => {}
             }
-            let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
-            let entry = this
-                .entry
-                .insert(Entry::new(waiter, 0, this.packet.get().cast()));
-            // SAFETY: the entry lives in this pinned future until dropped in place (before
-            // the waiter and packet: see `drop`); its packet holds `None`; the channel
-            // outlives the future (it is borrowed).
-            if !unsafe { core.register_recv(entry, waiter) } {
+            let packet = this.packet.get().cast();
+            // SAFETY: the registration and packet live in this pinned future, and the
+            // registration drops first (see `drop`); the channel outlives the future (it
+            // is borrowed). The packet holds `None`, as `register_recv` requires.
+            let linked = unsafe {
+                this.wait.register(packet, cx.waker(), |entry, waiter| {
+                    core.register_recv(entry, waiter)
+                })
+            };
+            if linked {
                 return Poll::Pending;
             }
-            // It could complete now after all: try again.
-            this.entry = None;
-            this.waiter = None;
         }
     }
 }
@@ -180,19 +237,16 @@ impl<T> Future for SendFuture<'_, T> {
         assert!(!this.done, "SendFuture polled after it completed");
         let core = this.core;
         loop {
-            if let Some(waiter) = &this.waiter {
-                if core.refresh_waker(waiter, cx.waker()) {
-                    return Poll::Pending;
-                }
-                this.entry = None;
-                this.waiter = None;
-                if core.hands_over() {
+            match this.wait.recheck(core, cx.waker()) {
+                Recheck::Waiting => return Poll::Pending,
+                Recheck::Completed if core.hands_over() => {
                     this.done = true;
                     return Poll::Ready(match this.packet.get_mut().take() {
                         None => Ok(()),
                         Some(v) => Err(SendError(v)),
                     });
                 }
+                Recheck::Completed | Recheck::Unregistered => {}
             }
             let value = this
                 .packet
@@ -210,28 +264,23 @@ impl<T> Future for SendFuture<'_, T> {
                 }
                 Err(TrySendError::Full(v)) => *this.packet.get_mut() = Some(v),
             }
-            let waiter = this.waiter.insert(Waiter::new(cx.waker().clone()));
-            let entry = this
-                .entry
-                .insert(Entry::new(waiter, 0, this.packet.get().cast()));
+            let packet = this.packet.get().cast();
             // SAFETY: as in `RecvFuture::poll`; the packet holds the value to send.
-            if !unsafe { core.register_send(entry, waiter) } {
+            let linked = unsafe {
+                this.wait.register(packet, cx.waker(), |entry, waiter| {
+                    core.register_send(entry, waiter)
+                })
+            };
+            if linked {
                 return Poll::Pending;
             }
-            this.entry = None;
-            this.waiter = None;
         }
     }
 }
 
 impl<T> Drop for RecvFuture<'_, T> {
     fn drop(&mut self) {
-        let Some(waiter) = &self.waiter else { return };
-        let completed = waiter.abort().is_some();
-        // The entry goes before its waiter; it unlinks itself unless a peer completed it.
-        self.entry = None;
-        self.waiter = None;
-        if completed {
+        if self.wait.give_up() {
             self.core.abandon_recv(self.packet.get_mut().take());
         }
     }
@@ -239,13 +288,8 @@ impl<T> Drop for RecvFuture<'_, T> {
 
 impl<T> Drop for SendFuture<'_, T> {
     fn drop(&mut self) {
-        let Some(waiter) = &self.waiter else { return };
-        let completed = waiter.abort().is_some();
-        // The entry goes before its waiter. A value still in the packet was never sent
-        // and drops with the future.
-        self.entry = None;
-        self.waiter = None;
-        if completed {
+        // A value still in the packet was never sent and drops with the future.
+        if self.wait.give_up() {
             self.core.abandon_send();
         }
     }

@@ -338,18 +338,11 @@ impl<T> Rendezvous<T> {
         false
     }
 
-    /// Refreshes the waker of a registered waiter (an async re-poll); false if a peer has
-    /// completed it already. Peers claim and complete under the lock taken here, so the
-    /// waiter is either still waiting or done.
+    /// `Waiter::refresh_waker` under this channel's lock.
     pub(crate) fn refresh_waker(&self, waiter: &Waiter, waker: &Waker) -> bool {
         let _st = self.lock();
-        if waiter.is_settled() {
-            return false;
-        }
-        // SAFETY: the waiter is linked only into this channel's queues, whose lock we hold,
-        // and is not settled.
-        unsafe { waiter.set_waker(waker) };
-        true
+        // SAFETY: the waiter is linked only into this channel's queues, whose lock we hold.
+        unsafe { waiter.refresh_waker(waker) }
     }
 
     /// Gives back a value a dropped receive future had already been handed: to a waiting

@@ -412,17 +412,11 @@ impl<T> Ring<T> {
         false
     }
 
-    /// Refreshes the waker of a registered waiter (an async re-poll); false if a peer has
-    /// completed it already (claims complete under the lock taken here).
+    /// `Waiter::refresh_waker` under the queues' lock.
     pub(crate) fn refresh_waker(&self, waiter: &Waiter, waker: &Waker) -> bool {
         let _q = self.lock_queues();
-        if waiter.is_settled() {
-            return false;
-        }
-        // SAFETY: the waiter is linked only into this channel's queues, whose lock we hold,
-        // and is not settled.
-        unsafe { waiter.set_waker(waker) };
-        true
+        // SAFETY: the waiter is linked only into this channel's queues, whose lock we hold.
+        unsafe { waiter.refresh_waker(waker) }
     }
 
     /// A completed receive waiter gives up without receiving: wake another in its place.
