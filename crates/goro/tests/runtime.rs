@@ -402,3 +402,45 @@ fn gomaxprocs_sets_the_default_worker_count() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }
+
+/// Two goroutines handing off to each other through the next slot, with nothing else
+/// queued, do not keep a goroutine waiting to start on their worker from starting.
+#[test]
+fn a_hand_off_pair_does_not_starve_a_goroutine_waiting_to_start() {
+    let rounds = watchdog(60, || {
+        let rt = single_worker();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let rounds = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (goro::chan::<u8>(0), goro::chan::<u8>(0));
+        let (rx, tx) = (a.receiver(), b.sender());
+        let echo = rt.go(move || {
+            for v in &rx {
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let (tx, rx) = (a.sender(), b.receiver());
+        let ping = {
+            let (stop, rounds) = (stop.clone(), rounds.clone());
+            rt.go(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    tx.send(0).unwrap();
+                    rx.recv().unwrap();
+                    rounds.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        drop((a, b));
+        while rounds.load(Ordering::SeqCst) < 100 {
+            std::thread::yield_now();
+        }
+        // Queued from this plain thread behind the pair, which never leaves the worker.
+        let late = rt.go(move || stop.store(true, Ordering::SeqCst));
+        late.join().unwrap();
+        ping.join().unwrap();
+        echo.join().unwrap();
+        rounds.load(Ordering::SeqCst)
+    });
+    assert!(rounds >= 100);
+}
