@@ -95,9 +95,11 @@ impl<'a, T> RecvCase<'a, T> {
     }
 
     /// The arm's result once it won: the value, or `None` if the channel was closed.
+    /// Taken in place: moving the whole case right after its packet was written would stall
+    /// on store forwarding.
     #[inline]
-    pub fn into_result(self) -> Option<T> {
-        self.packet.into_inner()
+    pub fn take_result(&mut self) -> Option<T> {
+        self.packet.get_mut().take()
     }
 }
 
@@ -119,9 +121,10 @@ impl<'a, T> SendCase<'a, T> {
     }
 
     /// The arm's result once it won: `Ok` if the value was sent, else the value back.
+    /// Taken in place, as `RecvCase::take_result`.
     #[inline]
-    pub fn into_result(self) -> Result<(), SendError<T>> {
-        match self.packet.into_inner() {
+    pub fn take_result(&mut self) -> Result<(), SendError<T>> {
+        match self.packet.get_mut().take() {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         }
@@ -208,13 +211,12 @@ thread_local! {
 }
 
 /// A cheap per-thread xorshift generator, seeded from the std hasher's random keys.
+#[inline]
 fn random() -> u64 {
     RNG.with(|cell| {
         let mut x = cell.get();
         if x == 0 {
-            let mut h = RandomState::new().build_hasher();
-            h.write_usize(cell as *const Cell<u64> as usize);
-            x = h.finish() | 1;
+            x = seed(cell);
         }
         x ^= x << 13;
         x ^= x >> 7;
@@ -222,6 +224,14 @@ fn random() -> u64 {
         cell.set(x);
         x
     })
+}
+
+/// The first state of this thread's generator (never 0).
+#[cold]
+fn seed(cell: &Cell<u64>) -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_usize(cell as *const Cell<u64> as usize);
+    h.finish() | 1
 }
 
 /// A uniformly random number below `n` (Lemire's multiply; the bias is below 2^-50 for the
@@ -376,8 +386,8 @@ impl<T, F: FnOnce(Option<T>) -> R, R> Arm<R> for RecvArm<'_, T, F> {
     }
 
     fn finish(self: Box<Self>) -> R {
-        let RecvArm { case, f } = *self;
-        f(case.into_result())
+        let RecvArm { mut case, f } = *self;
+        f(case.take_result())
     }
 }
 
@@ -387,8 +397,8 @@ impl<T, F: FnOnce(Result<(), SendError<T>>) -> R, R> Arm<R> for SendArm<'_, T, F
     }
 
     fn finish(self: Box<Self>) -> R {
-        let SendArm { case, f } = *self;
-        f(case.into_result())
+        let SendArm { mut case, f } = *self;
+        f(case.take_result())
     }
 }
 
@@ -717,7 +727,9 @@ macro_rules! select {
                 );
                 let __goro_results = ($(
                     if __goro_chosen == ::core::option::Option::Some($i) {
-                        ::core::option::Option::Some($n.into_result())
+                        let __goro_result = $n.take_result();
+                        ::core::mem::drop($n);
+                        ::core::option::Option::Some(__goro_result)
                     } else {
                         ::core::mem::drop($n);
                         ::core::option::Option::None
