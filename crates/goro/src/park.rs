@@ -146,7 +146,7 @@ impl Waiter {
                     return self.abort();
                 }
             }
-            park_current(reason, deadline);
+            park_current(&reason, deadline);
         }
     }
 
@@ -187,7 +187,7 @@ fn decode_done(state: usize) -> Option<usize> {
 
 /// Parks the current goroutine (or blocks the current OS thread) until it is woken through
 /// its waker, the deadline passes, or spuriously. Callers always re-check their condition.
-pub(crate) fn park_current(reason: WaitReason, deadline: Option<Instant>) {
+pub(crate) fn park_current(reason: &WaitReason, deadline: Option<Instant>) {
     if runtime::on_goroutine() {
         runtime::park_goroutine(reason, deadline);
     } else {

@@ -206,7 +206,7 @@ impl Goroutine {
     }
 
     /// Publishes the wait reason and the time it started waiting.
-    pub(crate) fn set_waiting(&self, reason: WaitReason, now: u64) {
+    pub(crate) fn set_waiting(&self, reason: &WaitReason, now: u64) {
         let s = &self.status;
         let seq = s.seq.load(Ordering::Relaxed);
         s.seq.store(seq.wrapping_add(1), Ordering::Relaxed);

@@ -634,7 +634,7 @@ pub(crate) fn coarse_now() -> u64 {
 
 /// Parks the running goroutine until it is woken or `deadline` passes (see `crate::park`).
 /// During runtime shutdown it unwinds instead, so the goroutine's destructors run.
-pub(crate) fn park_goroutine(reason: WaitReason, deadline: Option<Instant>) {
+pub(crate) fn park_goroutine(reason: &WaitReason, deadline: Option<Instant>) {
     with_current(|g| {
         let g = g.expect("park_goroutine called off a goroutine");
         if g.shared.shutdown.load(Ordering::Acquire) && !std::thread::panicking() {
