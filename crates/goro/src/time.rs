@@ -5,9 +5,10 @@
 //! (it never closes) fed by a timer through `TimerShared`: when the timer fires it puts the
 //! current `Instant` into the channel if there is room, and a ticker re-arms itself.
 //!
-//! Invariants (Go 1.23 semantics): worker timers are never cancelled early, so each arming
-//! carries the generation it was armed for, and a firing whose generation is stale does
-//! nothing. `stop` and `reset` bump the generation and drain the channel under the timer's
+//! Invariants (Go 1.23 semantics): worker timers are not cancelled when stopped, so each
+//! arming carries the generation it was armed for, and a firing whose generation is stale
+//! does nothing (its entry is also dropped at the worker's next prune, see
+//! `runtime::timer`). `stop` and `reset` bump the generation and drain the channel under the timer's
 //! lock, so once they return no value from before the call can be received. Lock order:
 //! the timer's lock, then the channel's.
 
@@ -38,6 +39,10 @@ pub fn sleep(d: Duration) {
 
 /// A receiver that gets the current time once, after `d`, and is never ready again (Go's
 /// `time.After`). Handy as a timeout arm in [`select!`](crate::select!).
+///
+/// As in Go 1.23, dropping the receiver early is fine, also in a loop: the pending timer
+/// can no longer do anything, and the worker drops such timers whenever its timer heap has
+/// doubled, so memory follows the timers still pending, not every `after` ever made.
 ///
 /// ```
 /// use std::time::{Duration, Instant};

@@ -5,10 +5,16 @@
 //! or on a worker of the default runtime when a plain thread created them. The worker fires
 //! due entries between goroutines and bounds its idle sleep by the earliest deadline.
 //!
-//! Invariant: `Timers::earliest()` is the deadline of the heap's top entry (or `None`);
-//! entries are never removed early — a park timer whose park has ended is stale and firing it
-//! does nothing (its goroutine's `park_seq` moved on); other targets know their own
-//! staleness (`TimerTarget::is_live`).
+//! Invariant: `Timers::earliest()` is the deadline of the heap's top entry (or `None`).
+//!
+//! Nothing removes an entry when its wait ends early: a park timer whose park has ended is
+//! stale (its goroutine's `park_seq` moved on), and other targets know their own staleness
+//! (`TimerTarget::is_live`); firing a stale entry does nothing. Stale entries are dropped
+//! in bulk instead: whenever the heap has doubled since the last prune, `add` keeps only the
+//! live ones. So a loop of `recv_timeout`s that succeed, or of `after`s that lose their
+//! select, costs memory in proportion to the deadlines still pending, not to every deadline
+//! ever set, at an amortized O(1) per entry (Go's timer heap likewise sweeps out its deleted
+//! timers in bulk).
 
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
@@ -24,7 +30,8 @@ pub(crate) trait TimerTarget: Send + Sync {
     fn fire(self: Arc<Self>);
 
     /// Whether firing could still make anything happen (a stopped timer, or one whose
-    /// channel nobody can receive from, cannot): the deadlock detector asks.
+    /// channel nobody can receive from, cannot). Once false it stays false: the deadlock
+    /// detector asks, and pruning drops entries for which it is false.
     fn is_live(&self) -> bool;
 }
 
@@ -63,15 +70,35 @@ impl Ord for TimerEntry {
     }
 }
 
+/// Pending entries below which `add` never prunes.
+const PRUNE_FLOOR: usize = 64;
+
 /// A min-heap of deadlines.
-#[derive(Default)]
 pub(crate) struct Timers {
     heap: BinaryHeap<TimerEntry>,
     next_seq: u64,
+    /// Length at which `add` next drops the stale entries.
+    prune_at: usize,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            prune_at: PRUNE_FLOOR,
+        }
+    }
 }
 
 impl Timers {
-    pub(crate) fn add(&mut self, when: Instant, action: TimerAction) {
+    /// Adds an entry. If the heap has doubled since it was last pruned, first moves the
+    /// stale entries to `stale`, for the caller to drop once it has released the lock
+    /// around this heap (an entry may hold the last reference to a goroutine or a channel).
+    pub(crate) fn add(&mut self, when: Instant, action: TimerAction, stale: &mut Vec<TimerAction>) {
+        if self.heap.len() >= self.prune_at {
+            self.prune(stale);
+        }
         self.next_seq += 1;
         self.heap.push(TimerEntry {
             when,
@@ -93,16 +120,38 @@ impl Timers {
     }
 
     /// Whether any pending entry could still wake something (used by the deadlock
-    /// detector): stale park entries do not count.
+    /// detector).
     pub(crate) fn has_live(&self) -> bool {
-        self.heap.iter().any(|e| match &e.action {
-            TimerAction::Park(g, seq) => g.park_seq.load(Ordering::Acquire) == *seq,
-            TimerAction::Target(t) => t.is_live(),
-        })
+        self.heap.iter().any(|e| e.action.is_live())
+    }
+
+    /// Moves the entries that can no longer do anything to `stale`.
+    fn prune(&mut self, stale: &mut Vec<TimerAction>) {
+        let (live, dead): (Vec<TimerEntry>, Vec<TimerEntry>) = std::mem::take(&mut self.heap)
+            .into_vec()
+            .into_iter()
+            .partition(|e| e.action.is_live());
+        stale.extend(dead.into_iter().map(|e| e.action));
+        self.heap = BinaryHeap::from(live);
+        self.prune_at = (2 * self.heap.len()).max(PRUNE_FLOOR);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.heap.len()
     }
 }
 
 impl TimerAction {
+    /// Whether firing could still do anything. A park entry whose park has ended, a
+    /// stopped timer, or one nobody can receive from cannot, and never will again.
+    fn is_live(&self) -> bool {
+        match self {
+            TimerAction::Park(g, seq) => g.park_seq.load(Ordering::Acquire) == *seq,
+            TimerAction::Target(t) => t.is_live(),
+        }
+    }
+
     pub(crate) fn fire(self) {
         match self {
             TimerAction::Park(g, seq) => {
@@ -118,17 +167,31 @@ impl TimerAction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     use std::time::Duration;
 
-    struct Count(AtomicUsize);
+    /// Counts its firings; live until told otherwise.
+    struct Count {
+        fired: AtomicUsize,
+        live: AtomicBool,
+    }
+
+    impl Count {
+        fn new() -> Arc<Count> {
+            Arc::new(Count {
+                fired: AtomicUsize::new(0),
+                live: AtomicBool::new(true),
+            })
+        }
+    }
+
     impl TimerTarget for Count {
         fn fire(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            self.fired.fetch_add(1, Ordering::SeqCst);
         }
 
         fn is_live(&self) -> bool {
-            true
+            self.live.load(Ordering::SeqCst)
         }
     }
 
@@ -136,13 +199,13 @@ mod tests {
     fn fires_due_entries_in_deadline_order() {
         let base = Instant::now();
         let mut t = Timers::default();
-        let counters: Vec<Arc<Count>> = (0..3)
-            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
-            .collect();
+        let counters: Vec<Arc<Count>> = (0..3).map(|_| Count::new()).collect();
+        let mut stale = Vec::new();
         for (i, c) in counters.iter().enumerate() {
             let when = base + Duration::from_millis(10 * (3 - i as u64));
-            t.add(when, TimerAction::Target(c.clone()));
+            t.add(when, TimerAction::Target(c.clone()), &mut stale);
         }
+        assert!(stale.is_empty());
         assert_eq!(t.earliest(), Some(base + Duration::from_millis(10)));
         let mut due = Vec::new();
         t.take_due(base + Duration::from_millis(20), &mut due);
@@ -150,10 +213,48 @@ mod tests {
         due.into_iter().for_each(TimerAction::fire);
         let fired: Vec<usize> = counters
             .iter()
-            .map(|c| c.0.load(Ordering::SeqCst))
+            .map(|c| c.fired.load(Ordering::SeqCst))
             .collect();
         assert_eq!(fired, vec![0, 1, 1]);
         assert!(t.has_live());
         assert_eq!(t.earliest(), Some(base + Duration::from_millis(30)));
+    }
+
+    #[test]
+    fn stale_entries_are_pruned_and_live_ones_kept() {
+        let base = Instant::now();
+        let mut t = Timers::default();
+        let keep: Vec<Arc<Count>> = (0..10).map(|_| Count::new()).collect();
+        let mut stale = Vec::new();
+        for (i, c) in keep.iter().enumerate() {
+            t.add(
+                base + Duration::from_secs(10 - i as u64),
+                TimerAction::Target(c.clone()),
+                &mut stale,
+            );
+        }
+        let mut most = 0;
+        for i in 0..10_000 {
+            let gone = Count::new();
+            gone.live.store(false, Ordering::SeqCst);
+            let when = base + Duration::from_millis(i);
+            t.add(when, TimerAction::Target(gone), &mut stale);
+            most = most.max(t.len());
+        }
+        // Pruned whenever the heap doubles: never more than twice the floor, while 10,000
+        // stale entries went through.
+        assert!(most <= 2 * PRUNE_FLOOR, "the heap grew to {most} entries");
+        assert!(
+            stale.len() >= 10_000 - 2 * PRUNE_FLOOR,
+            "only {} pruned",
+            stale.len()
+        );
+        assert!(stale.iter().all(|a| !a.is_live()));
+        let mut due = Vec::new();
+        t.take_due(base + Duration::from_secs(60), &mut due);
+        let live: Vec<TimerAction> = due.into_iter().filter(TimerAction::is_live).collect();
+        assert_eq!(live.len(), 10, "every live entry survived");
+        live.into_iter().for_each(TimerAction::fire);
+        assert!(keep.iter().all(|c| c.fired.load(Ordering::SeqCst) == 1));
     }
 }

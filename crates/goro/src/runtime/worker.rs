@@ -178,13 +178,15 @@ impl WorkerShared {
 
     /// Arms a timer on this worker and wakes it if the deadline is its new earliest.
     pub(crate) fn add_timer(&self, shared: &Shared, when: Instant, action: TimerAction) {
+        let mut stale = Vec::new();
         let mut t = lock(&self.timers);
-        t.add(when, action);
+        t.add(when, action, &mut stale);
         let earliest = t
             .earliest()
             .map_or(NO_TIMER, |e| shared.nanos_since_epoch(e));
         let before = self.next_timer.swap(earliest, Ordering::SeqCst);
         drop(t);
+        drop(stale);
         if earliest < before {
             self.notify();
         }
@@ -755,5 +757,50 @@ mod tests {
         assert_ne!(Arc::as_ptr(&kept) as usize, later);
         assert_eq!(kept.id(), kept_id);
         assert!(kept.sched.is_done());
+    }
+
+    #[test]
+    fn waits_that_end_before_their_deadline_do_not_pile_up_timers() {
+        let (rounds, pending) = one_worker().run(|| {
+            // Buffered, so that the sends never park and every receive does, with a
+            // deadline.
+            let (ping, pong) = (crate::chan::<u32>(1), crate::chan::<u32>(1));
+            let (rx, tx) = (ping.receiver(), pong.sender());
+            let minute = std::time::Duration::from_secs(60);
+            crate::go(move || {
+                while let Ok(v) = rx.recv_timeout(minute) {
+                    tx.send(v + 1).unwrap();
+                }
+            });
+            let mut rounds = 0;
+            for i in 0..5_000 {
+                ping.send(i).unwrap();
+                rounds += u32::from(pong.recv_timeout(minute) == Ok(i + 1));
+            }
+            let pending = with_local(|l| lock(&l.me().timers).len()).unwrap();
+            (rounds, pending)
+        });
+        assert_eq!(rounds, 5_000);
+        // 10,000 deadlines were set, each a minute away; all but the last two are stale.
+        assert!(pending <= 128, "{pending} timers pending");
+    }
+
+    #[test]
+    fn time_channels_dropped_before_firing_do_not_pile_up_timers() {
+        let (won, pending) = one_worker().run(|| {
+            let ch = crate::chan::<u32>(1);
+            let mut won = 0;
+            for i in 0..5_000 {
+                ch.send(i).unwrap();
+                won += crate::select! {
+                    recv(&ch) -> v => u32::from(v == Some(i)),
+                    recv(&crate::time::after(std::time::Duration::from_secs(60))) -> _ => 0,
+                };
+            }
+            let pending = with_local(|l| lock(&l.me().timers).len()).unwrap();
+            (won, pending)
+        });
+        assert_eq!(won, 5_000);
+        assert!(pending <= 128, "{pending} timers pending");
     }
 }
