@@ -131,13 +131,13 @@ impl Node {
 struct DeadlineTimer(Weak<Node>);
 
 impl TimerTarget for DeadlineTimer {
-    fn fire(self: Arc<Self>) {
+    fn fire(self: Arc<Self>, _arming: u64) {
         if let Some(node) = self.0.upgrade() {
             node.cancel(ContextError::DeadlineExceeded, true);
         }
     }
 
-    fn is_live(&self) -> bool {
+    fn is_live(&self, _arming: u64) -> bool {
         self.0.upgrade().is_some_and(|node| node.err().is_none())
     }
 }
@@ -248,7 +248,7 @@ impl Context {
             handle.node.cancel(ContextError::DeadlineExceeded, true);
         } else if !ctx.is_done() {
             let timer = DeadlineTimer(Arc::downgrade(&handle.node));
-            crate::runtime::add_timer(deadline, Arc::new(timer));
+            crate::runtime::add_timer(deadline, Arc::new(timer), 0);
         }
         (ctx, handle)
     }

@@ -6,11 +6,11 @@
 //! current `Instant` into the channel if there is room, and a ticker re-arms itself.
 //!
 //! Invariants (Go 1.23 semantics): worker timers are not cancelled when stopped, so each
-//! arming carries the generation it was armed for, and a firing whose generation is stale
-//! does nothing (its entry is also dropped at the worker's next prune, see
-//! `runtime::timer`). `stop` and `reset` bump the generation and drain the channel under the timer's
-//! lock, so once they return no value from before the call can be received. Lock order:
-//! the timer's lock, then the channel's.
+//! timer entry carries the generation it was armed for, and a firing whose generation is
+//! stale does nothing (the entry is also dropped at the worker's next prune, see
+//! `runtime::timer`). `stop` and `reset` bump the generation and drain the channel under
+//! the timer's lock, so once they return no value from before the call can be received.
+//! Lock order: the timer's lock, then the channel's.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -92,14 +92,9 @@ struct TimerState {
     armed: bool,
     /// Zero for a one-shot timer, else the ticker's period.
     period: Duration,
-    /// When the pending firing is due.
-    next: Instant,
-}
-
-/// One arming of a timer: fires for `generation` only. A ticker re-arms the same `Fire`.
-struct Fire {
-    shared: Arc<TimerShared>,
-    generation: u64,
+    /// When the pending firing is due; `None` before the first arming, and when that is
+    /// beyond what `Instant` holds.
+    next: Option<Instant>,
 }
 
 impl TimerShared {
@@ -112,7 +107,7 @@ impl TimerShared {
                 generation: 0,
                 armed: false,
                 period: Duration::ZERO,
-                next: Instant::now(),
+                next: None,
             }),
         });
         (Receiver::from_core(core), shared)
@@ -134,19 +129,14 @@ impl TimerShared {
         let mut st = lock(&self.state);
         let was_pending = self.invalidate(&mut st);
         st.period = period;
-        let Some(when) = Instant::now().checked_add(d) else {
-            // Beyond what `Instant` holds: pending forever, never fires.
-            st.armed = true;
-            return was_pending;
-        };
         st.armed = true;
-        st.next = when;
-        let fire = Arc::new(Fire {
-            shared: self.clone(),
-            generation: st.generation,
-        });
+        // Beyond what `Instant` holds: pending forever, never fires.
+        st.next = Instant::now().checked_add(d);
+        let (next, generation) = (st.next, st.generation);
         drop(st);
-        runtime::add_timer(when, fire);
+        if let Some(when) = next {
+            runtime::add_timer(when, self.clone(), generation);
+        }
         was_pending
     }
 
@@ -157,22 +147,23 @@ impl TimerShared {
     }
 }
 
-impl TimerTarget for Fire {
-    fn is_live(&self) -> bool {
-        let st = lock(&self.shared.state);
-        st.generation == self.generation && st.armed && self.shared.core.has_receivers()
+/// A firing is for one generation (the timer entry's arming number) and does nothing once
+/// `stop` or `reset` has started another.
+impl TimerTarget for TimerShared {
+    fn is_live(&self, generation: u64) -> bool {
+        let st = lock(&self.state);
+        st.generation == generation && st.armed && self.core.has_receivers()
     }
 
-    fn fire(self: Arc<Self>) {
-        let shared = &self.shared;
-        let mut st = lock(&shared.state);
-        if st.generation != self.generation || !st.armed {
+    fn fire(self: Arc<Self>, generation: u64) {
+        let mut st = lock(&self.state);
+        if st.generation != generation || !st.armed {
             return;
         }
         let now = Instant::now();
         // Send under the state lock (so a concurrent stop/reset sees the value and drains
         // it), but wake the receiver only once it is released.
-        let receiver = match shared.core.offer(now) {
+        let receiver = match self.core.offer(now) {
             Ok(w) => w,
             Err(TrySendError::Full(_)) => None,
             Err(TrySendError::Closed(_)) => {
@@ -182,25 +173,23 @@ impl TimerTarget for Fire {
             }
         };
         let next = if st.period.is_zero() {
-            st.armed = false;
             None
         } else {
             // The next tick on the original schedule, skipping the ticks already missed.
             let p = st.period.as_nanos();
-            let late = now.saturating_duration_since(st.next).as_nanos();
-            let next = u64::try_from((late / p + 1) * p)
-                .ok()
-                .and_then(|n| st.next.checked_add(Duration::from_nanos(n)));
-            match next {
-                Some(next) => st.next = next,
-                None => st.armed = false,
-            }
-            next
+            st.next.and_then(|due| {
+                let late = now.saturating_duration_since(due).as_nanos();
+                u64::try_from((late / p + 1) * p)
+                    .ok()
+                    .and_then(|n| due.checked_add(Duration::from_nanos(n)))
+            })
         };
+        st.next = next;
+        st.armed = next.is_some();
         drop(st);
         wake(receiver);
         if let Some(next) = next {
-            runtime::add_timer(next, self);
+            runtime::add_timer(next, self, generation);
         }
     }
 }

@@ -659,14 +659,14 @@ pub(crate) fn park_goroutine(reason: &WaitReason, deadline: Option<Instant>) {
     });
 }
 
-/// Arms a timer that fires `target` at `when`: on the calling worker, or on a worker of the
-/// default runtime from a plain thread.
-pub(crate) fn add_timer(when: Instant, target: Arc<dyn TimerTarget>) {
+/// Arms a timer that fires arming number `arming` of `target` at `when`: on the calling
+/// worker, or on a worker of the default runtime from a plain thread.
+pub(crate) fn add_timer(when: Instant, target: Arc<dyn TimerTarget>, arming: u64) {
     let (shared, index) = with_local(|l| (l.shared.clone(), l.index)).unwrap_or_else(|| {
         deadlock::touch();
         let shared = default_runtime().shared.clone();
         let i = shared.spawn_rr.fetch_add(1, Ordering::Relaxed) % shared.workers.len();
         (shared, i)
     });
-    shared.workers[index].add_timer(&shared, when, TimerAction::Target(target));
+    shared.workers[index].add_timer(&shared, when, TimerAction::Target(target, arming));
 }

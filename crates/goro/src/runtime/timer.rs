@@ -25,22 +25,25 @@ use std::time::Instant;
 use super::goroutine::Goroutine;
 
 /// Something a timer fires other than a park deadline: a time channel, a context deadline.
+/// Each timer entry carries an arming number, so one target can be armed again and again
+/// (a `Timer` reset, a `Ticker`) and tell its current arming from stale ones; a target armed
+/// once ignores the number.
 pub(crate) trait TimerTarget: Send + Sync {
-    /// Does what the timer is for.
-    fn fire(self: Arc<Self>);
+    /// Does what arming number `arming` is for.
+    fn fire(self: Arc<Self>, arming: u64);
 
-    /// Whether firing could still make anything happen (a stopped timer, or one whose
-    /// channel nobody can receive from, cannot). Once false it stays false: the deadlock
-    /// detector asks, and pruning drops entries for which it is false.
-    fn is_live(&self) -> bool;
+    /// Whether firing arming number `arming` could still make anything happen (a stopped
+    /// timer, or one whose channel nobody can receive from, cannot). Once false it stays
+    /// false: the deadlock detector asks, and pruning drops entries for which it is false.
+    fn is_live(&self, arming: u64) -> bool;
 }
 
 /// What a due timer does.
 pub(crate) enum TimerAction {
     /// Ends park number `seq` of a goroutine, if it is still that park.
     Park(Arc<Goroutine>, u64),
-    /// Fires a time channel or context deadline.
-    Target(Arc<dyn TimerTarget>),
+    /// Fires arming number `arming` of a time channel or context deadline.
+    Target(Arc<dyn TimerTarget>, u64),
 }
 
 struct TimerEntry {
@@ -148,7 +151,7 @@ impl TimerAction {
     fn is_live(&self) -> bool {
         match self {
             TimerAction::Park(g, seq) => g.park_seq.load(Ordering::Acquire) == *seq,
-            TimerAction::Target(t) => t.is_live(),
+            TimerAction::Target(t, arming) => t.is_live(*arming),
         }
     }
 
@@ -159,7 +162,7 @@ impl TimerAction {
                     g.unpark();
                 }
             }
-            TimerAction::Target(t) => t.fire(),
+            TimerAction::Target(t, arming) => t.fire(arming),
         }
     }
 }
@@ -186,11 +189,11 @@ mod tests {
     }
 
     impl TimerTarget for Count {
-        fn fire(self: Arc<Self>) {
+        fn fire(self: Arc<Self>, _arming: u64) {
             self.fired.fetch_add(1, Ordering::SeqCst);
         }
 
-        fn is_live(&self) -> bool {
+        fn is_live(&self, _arming: u64) -> bool {
             self.live.load(Ordering::SeqCst)
         }
     }
@@ -203,7 +206,7 @@ mod tests {
         let mut stale = Vec::new();
         for (i, c) in counters.iter().enumerate() {
             let when = base + Duration::from_millis(10 * (3 - i as u64));
-            t.add(when, TimerAction::Target(c.clone()), &mut stale);
+            t.add(when, TimerAction::Target(c.clone(), 0), &mut stale);
         }
         assert!(stale.is_empty());
         assert_eq!(t.earliest(), Some(base + Duration::from_millis(10)));
@@ -229,7 +232,7 @@ mod tests {
         for (i, c) in keep.iter().enumerate() {
             t.add(
                 base + Duration::from_secs(10 - i as u64),
-                TimerAction::Target(c.clone()),
+                TimerAction::Target(c.clone(), 0),
                 &mut stale,
             );
         }
@@ -238,7 +241,7 @@ mod tests {
             let gone = Count::new();
             gone.live.store(false, Ordering::SeqCst);
             let when = base + Duration::from_millis(i);
-            t.add(when, TimerAction::Target(gone), &mut stale);
+            t.add(when, TimerAction::Target(gone, 0), &mut stale);
             most = most.max(t.len());
         }
         // Pruned whenever the heap doubles: never more than twice the floor, while 10,000
