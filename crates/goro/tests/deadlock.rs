@@ -231,6 +231,45 @@ fn dump_reports_wait_reasons_and_spawn_sites() {
 }
 
 #[test]
+fn a_dump_lists_goroutines_the_caller_just_spawned() {
+    watchdog(60, || {
+        for procs in [1, 2] {
+            let rt = goro::Runtime::builder().max_procs(procs).build().unwrap();
+            let (listed, live, spawned) = rt.run(|| {
+                // The last one spawned waits in the worker's next slot, the others in its
+                // queue (on two workers the other one may start some: they then wait on
+                // `gate`, still live).
+                let gate = goro::chan::<()>(0);
+                let hs: Vec<_> = (0..3)
+                    .map(|_| {
+                        let gate = gate.receiver();
+                        goro::go(move || gate.recv())
+                    })
+                    .collect();
+                let dump = goro::runtime::dump();
+                let live = goro::num_goroutine();
+                gate.close();
+                let spawned: Vec<_> = hs.iter().map(|h| h.id()).collect();
+                hs.into_iter()
+                    .for_each(|h| assert_eq!(h.join().unwrap(), None));
+                let listed: Vec<_> = dump
+                    .into_iter()
+                    .filter(|g| spawned.contains(&g.id))
+                    .map(|g| (g.id, g.state))
+                    .collect();
+                (listed, live, spawned)
+            });
+            assert_eq!(live, 4, "{procs} worker(s)");
+            let ids: Vec<_> = listed.iter().map(|&(id, _)| id).collect();
+            assert_eq!(ids, spawned, "{procs} worker(s): {listed:?}");
+            if procs == 1 {
+                assert!(listed.iter().all(|&(_, state)| state == State::Runnable));
+            }
+        }
+    });
+}
+
+#[test]
 fn a_goroutine_that_never_yields_is_marked_in_the_dump() {
     watchdog(60, || {
         let rt = goro::Runtime::builder().max_procs(2).build().unwrap();

@@ -192,6 +192,12 @@ impl fmt::Display for GoroutineInfo {
 /// Every live goroutine of the current goroutine's runtime, or of the default runtime
 /// from a plain thread, ordered by id.
 ///
+/// The dump does not stop the world, so it is a snapshot of each goroutine in turn. Every
+/// goroutine is in it, started or not, with one exception: a goroutine that a goroutine on
+/// *another* worker has just spawned, and that waits to start in that worker's next slot,
+/// appears only once it starts or moves to the worker's queue. Goroutines spawned by the
+/// caller itself are always listed.
+///
 /// ```
 /// let (tx, rx) = (goro::chan::<()>(0), ());
 /// let _ = rx;

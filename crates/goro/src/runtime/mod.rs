@@ -163,11 +163,12 @@ impl Shared {
         handle
     }
 
-    /// Every goroutine that has started, and every unstarted one waiting in a stealable
-    /// queue (a new goroutine in a worker's next slot is not visible to other threads).
+    /// Every goroutine that has started, every unstarted one waiting in a stealable queue,
+    /// and the one in the calling worker's next slot (next slots of other workers are not
+    /// visible to this thread).
     pub(crate) fn dump(&self) -> Vec<GoroutineInfo> {
         let mut started = Vec::with_capacity(self.live());
-        let mut unstarted = Vec::new();
+        let mut unstarted: Vec<_> = worker::unstarted_in_next(self).into_iter().collect();
         for w in self.workers.iter() {
             started.extend(w.registry.snapshot());
             unstarted.extend(w.unstarted_snapshot());

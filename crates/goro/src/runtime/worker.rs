@@ -269,6 +269,16 @@ pub(crate) fn with_local<R>(f: impl FnOnce(&mut Local) -> R) -> Option<R> {
     Some(f(unsafe { &mut *p }))
 }
 
+/// The new goroutine in this thread's next slot, if this thread is a worker of `shared`:
+/// the one goroutine of this worker that no shared queue lists.
+pub(crate) fn unstarted_in_next(shared: &Shared) -> Option<Unstarted> {
+    with_local(|l| match &l.next {
+        Some(Runnable::New(g)) if std::ptr::eq(&*l.shared, shared) => Some(g.clone()),
+        _ => None,
+    })
+    .flatten()
+}
+
 /// The goroutine running on this thread, if any.
 pub(crate) fn current() -> Option<Arc<Goroutine>> {
     let p = CURRENT.with(Cell::get);
