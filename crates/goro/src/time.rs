@@ -22,8 +22,14 @@ use crate::park::Waiter;
 use crate::runtime::worker::lock;
 use crate::runtime::{self, TimerTarget, WaitReason};
 
+/// The longest span `sleep` waits at once: a sleep whose end is past what `Instant` holds
+/// waits span after span, forever.
+const LONGEST_SLEEP_SPAN: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Pauses the current goroutine for at least `d` (Go's `time.Sleep`); other goroutines run
-/// on its worker meanwhile. On a plain thread it sleeps the thread.
+/// on its worker meanwhile. On a plain thread it sleeps the thread. Any duration is
+/// accepted: one whose end `Instant` cannot represent (such as `Duration::MAX`) sleeps
+/// forever, and like every sleep it is never taken for a deadlock.
 ///
 /// ```
 /// let t = std::time::Instant::now();
@@ -31,10 +37,17 @@ use crate::runtime::{self, TimerTarget, WaitReason};
 /// assert!(t.elapsed() >= std::time::Duration::from_millis(20));
 /// ```
 pub fn sleep(d: Duration) {
-    let deadline = Instant::now() + d;
     let waiter = Waiter::current();
-    let completed = waiter.wait(WaitReason::Sleep, Some(deadline));
-    debug_assert!(completed.is_none(), "nobody can complete a sleep");
+    let sleep_until = |deadline| {
+        let completed = waiter.wait(WaitReason::Sleep, Some(deadline));
+        debug_assert!(completed.is_none(), "nobody can complete a sleep");
+    };
+    match Instant::now().checked_add(d) {
+        Some(deadline) => sleep_until(deadline),
+        None => loop {
+            sleep_until(Instant::now() + LONGEST_SLEEP_SPAN);
+        },
+    }
 }
 
 /// A receiver that gets the current time once, after `d`, and is never ready again (Go's

@@ -220,3 +220,26 @@ fn sleep_parks_only_its_goroutine() {
     assert!(slept >= 20 * MS);
     assert_eq!(work, 499_500);
 }
+
+#[test]
+fn a_sleep_longer_than_instant_can_hold_just_sleeps() {
+    watchdog(30, || {
+        let rt = goro::Runtime::builder().max_procs(1).build().unwrap();
+        let sleeper = rt.go(|| goro::time::sleep(Duration::MAX));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !rt.run(goro::runtime::dump).iter().any(|g| {
+            g.id == sleeper.id()
+                && g.state == goro::runtime::State::Waiting(goro::runtime::WaitReason::Sleep)
+        }) {
+            assert!(Instant::now() < deadline, "the sleeper never went to sleep");
+            std::thread::sleep(MS);
+        }
+        std::thread::sleep(20 * MS);
+        assert!(!sleeper.is_finished());
+        drop(rt);
+        assert!(
+            sleeper.join().is_err(),
+            "dropping the runtime unwinds the sleeper"
+        );
+    });
+}
