@@ -129,7 +129,7 @@ fn done_below_zero_panics_with_go_s_message() {
         .map(|s| s.to_string())
         .or_else(|| err.downcast_ref::<String>().cloned())
         .unwrap();
-    assert!(msg.contains("negative WaitGroup counter"), "{msg}");
+    assert!(msg.starts_with("negative WaitGroup counter"), "{msg}");
     // The counter was left intact.
     wg.add(1);
     wg.done();

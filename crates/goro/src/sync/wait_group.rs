@@ -103,7 +103,8 @@ impl WaitGroup {
     /// Subtracts one from the counter; when it reaches zero every waiter is released.
     ///
     /// # Panics
-    /// With "sync: negative WaitGroup counter" if the counter is already zero.
+    /// If the counter is already zero, with a message that starts "negative WaitGroup
+    /// counter" (Go's words) and says that `done` ran more often than `add` counted.
     ///
     /// ```
     /// let wg = goro::sync::WaitGroup::new();
@@ -118,7 +119,7 @@ impl WaitGroup {
         let prev = self.inner.state.fetch_sub(ONE, Ordering::AcqRel);
         if prev < ONE {
             self.inner.state.fetch_add(ONE, Ordering::Relaxed);
-            panic!("sync: negative WaitGroup counter");
+            panic!("negative WaitGroup counter: done() was called more times than add() counted");
         }
         if prev == ONE | WAITERS {
             self.release_waiters();
