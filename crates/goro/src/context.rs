@@ -1,18 +1,32 @@
 //! context: Go's `context` package — cancellation and deadlines that flow down a tree of
 //! contexts.
 //!
+//! ```
+//! use std::time::Duration;
+//! use goro::context::{Context, ContextError};
+//!
+//! let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(5));
+//! let (child, _c) = ctx.with_cancel();
+//! let worker = goro::go(move || {
+//!     child.done().recv(); // closed when the parent's deadline passes
+//!     child.err()
+//! });
+//! assert_eq!(worker.join().unwrap(), Some(ContextError::DeadlineExceeded));
+//! ```
+//!
 //! A derived context is a `Node`: its deadline, an error code set once, the receiving side
 //! of an unbuffered `()` channel (handed out by `done()`), and, under its lock, the sending
 //! side and the weak links to its children. Cancelling a node sets its error, cancels its
 //! children with the same error, closes the channel (so every `done()` receiver, in
-//! `select!` or not, sees it ready), and unlinks it from its parent. The background context is
-//! no node at all: never done, no deadline, and its children register nowhere.
+//! `select!` or not, sees it ready), and unlinks it from its parent. The background context
+//! is no node at all: never done, no deadline, and its children register nowhere.
 //!
 //! Invariants: the error is set, and every descendant cancelled, before the channel closes,
-//! so whoever sees `done()` closed sees `err()` and finds the whole subtree done; a node registers with its parent under the parent's lock, after checking
-//! that the parent is not cancelled, so no child misses its parent's cancellation; locks are
-//! taken parent before child, never the reverse while holding one; a deadline is a runtime
-//! timer holding only a weak link, and firing it after cancellation changes nothing.
+//! so whoever sees `done()` closed sees `err()` and finds the whole subtree done; a node
+//! registers with its parent under the parent's lock, after checking that the parent is not
+//! cancelled, so no child misses its parent's cancellation; locks are taken parent before
+//! child, never the reverse while holding one; a deadline is a runtime timer holding only a
+//! weak link, and firing it after cancellation changes nothing.
 
 use std::collections::HashMap;
 use std::error::Error;

@@ -1,5 +1,20 @@
 //! time: sleeping and Go's time channels (`after`, `tick`, `Timer`, `Ticker`).
 //!
+//! ```
+//! use std::time::Duration;
+//!
+//! let ticker = goro::time::Ticker::new(Duration::from_millis(1));
+//! let give_up = goro::time::after(Duration::from_secs(10));
+//! let mut ticks = 0;
+//! while ticks < 3 {
+//!     goro::select! {
+//!         recv(ticker.receiver()) -> _ => ticks += 1,
+//!         recv(&give_up) -> _ => panic!("the ticker stopped ticking"),
+//!     }
+//! }
+//! assert_eq!(ticks, 3);
+//! ```
+//!
 //! Every wait here is a timer on a worker (see `runtime::timer`); a plain thread that
 //! sleeps uses the OS. A time channel is a capacity-1 channel with a phantom sending handle
 //! (it never closes) fed by a timer through `TimerShared`: when the timer fires it puts the
