@@ -4,12 +4,12 @@
 //! Those critical sections are a few loads and stores (push or pop one value, link or claim
 //! one entry, move a batch of goroutines), and on a goroutine they never block: a goroutine
 //! cannot be switched out by goro while it holds the lock (goro does not preempt, and
-//! nothing under the lock waits). So contention comes only from other worker threads and plain threads, for tens
-//! of nanoseconds. A futex mutex turns every such collision into a `futex_wake` syscall on
-//! unlock, which dominated profiles of buffered MPMC traffic; spinning with exponential
-//! backoff that falls back to `yield_now` (crossbeam-channel's choice for the same job)
-//! keeps unlock a plain store and still gives the CPU away if the holder's thread was
-//! preempted by the OS.
+//! nothing under the lock waits). So contention comes only from other worker threads and
+//! plain threads, for tens of nanoseconds. A futex mutex turns every such collision into a
+//! `futex_wake` syscall on unlock, which dominated profiles of buffered MPMC traffic;
+//! spinning with exponential backoff that falls back to `yield_now` (crossbeam-channel's
+//! choice for the same job) keeps unlock a plain store and still gives the CPU away if the
+//! holder's thread was preempted by the OS.
 //!
 //! Invariant: `locked` is true exactly while a `SpinGuard` exists; the guard is the only
 //! way to reach the value. There is no poisoning: the guard unlocks on drop, unwinding

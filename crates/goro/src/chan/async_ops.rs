@@ -151,8 +151,9 @@ impl Registration {
 
 // SAFETY: the entry's raw pointers lead to this future's own waiter and packet and to the
 // channel (which is `Sync` for `T: Send`); peers reach them only under the lock of the
-// channel's wait queue and through the claim protocol, never through a reference tied to the polling thread.
-// Moving the (pinned) future to another thread between polls changes none of that.
+// channel's wait queue and through the claim protocol, never through a reference tied to
+// the polling thread. Moving the (pinned) future to another thread between polls changes
+// none of that.
 unsafe impl<T: Send> Send for RecvFuture<'_, T> {}
 // SAFETY: a shared reference to the future gives access to nothing.
 unsafe impl<T: Send> Sync for RecvFuture<'_, T> {}

@@ -4,9 +4,9 @@
 //! Each worker owns one: a goroutine is inserted when the worker first resumes it and
 //! removed when it finishes there, so both happen on that worker's thread and the lock is
 //! contended only by dumps and the deadlock detector. It is a spin lock: the worker's
-//! critical sections are a push or a pop, and a plain store unlocks it. The registry's `Arc` keeps a parked goroutine alive. Goroutines
-//! that have not started yet are not here: they sit in run queues, and `Shared::live`
-//! counts every goroutine, started or not.
+//! critical sections are a push or a pop, and a plain store unlocks it. The registry's
+//! `Arc` keeps a parked goroutine alive. Goroutines that have not started yet are not here:
+//! they sit in run queues, and `Shared::live` counts every goroutine, started or not.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
