@@ -1,7 +1,8 @@
 //! Criterion micro-benchmarks of goro's hot paths: a context switch, a park/wake round trip on
-//! one worker, an uncontended channel operation and an uncontended mutex. Kept short (10
-//! samples, half a second each) so that `cargo bench -p goro` finishes quickly; the workload
-//! comparisons live in the `goro-bench` crate.
+//! one worker, the same with deadlines, a select with a `time::after` arm, an uncontended
+//! channel operation and an uncontended mutex. Kept short (10 samples, half a second each)
+//! so that `cargo bench -p goro` finishes quickly; the workload comparisons live in the
+//! `goro-bench` crate.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -67,6 +68,51 @@ fn park_wake(c: &mut Criterion) {
     });
 }
 
+/// A ping-pong on one worker over two one-slot channels, received with `recv_timeout`: each
+/// iteration parks each side once with a deadline a minute away, which its partner's send
+/// beats (so every deadline set ends up a stale timer for the worker to prune).
+fn timed_park_wake(c: &mut Criterion) {
+    let rt = one_worker();
+    let minute = Duration::from_secs(60);
+    c.bench_function("timers/recv_timeout_roundtrip", |b| {
+        b.iter_custom(|iters| {
+            rt.run(move || {
+                let (ping, pong) = (goro::chan::<u64>(1), goro::chan::<u64>(1));
+                let (rx, tx) = (ping.receiver(), pong.sender());
+                let echo = goro::go(move || {
+                    while let Ok(v) = rx.recv_timeout(minute) {
+                        tx.send(v).expect("main stopped receiving");
+                    }
+                });
+                let t = Instant::now();
+                for i in 0..iters {
+                    ping.send(i).expect("echo goroutine gone");
+                    pong.recv_timeout(minute).expect("echo goroutine gone");
+                }
+                let elapsed = t.elapsed();
+                ping.close();
+                echo.join().expect("echo goroutine panicked");
+                elapsed
+            })
+        })
+    });
+}
+
+/// A select between a channel holding a value and a fresh `time::after(1 s)`: Go's timeout
+/// idiom, paying for the time channel that loses each time.
+fn select_with_after(c: &mut Criterion) {
+    let ch = goro::chan::<u64>(1);
+    c.bench_function("timers/select_with_after", |b| {
+        b.iter(|| {
+            ch.try_send(black_box(7)).expect("buffer is empty");
+            goro::select! {
+                recv(&ch) -> v => v,
+                recv(&goro::time::after(Duration::from_secs(1))) -> _ => None,
+            }
+        })
+    });
+}
+
 /// `try_send` then `try_recv` on a buffered channel nobody else touches.
 fn channel_uncontended(c: &mut Criterion) {
     let ch = goro::chan::<u64>(1);
@@ -90,6 +136,7 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(200))
         .measurement_time(Duration::from_millis(500));
-    targets = context_switch, park_wake, channel_uncontended, mutex_uncontended
+    targets = context_switch, park_wake, timed_park_wake, select_with_after,
+        channel_uncontended, mutex_uncontended
 }
 criterion_main!(hot_paths);
