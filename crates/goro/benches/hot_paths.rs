@@ -41,23 +41,29 @@ fn context_switch(c: &mut Criterion) {
     });
 }
 
-/// An unbuffered ping-pong on one worker: each iteration parks and wakes each side once.
-fn park_wake(c: &mut Criterion) {
+/// A ping-pong on one worker over two channels of capacity `cap`, each receive waiting up
+/// to `timeout` (forever if `None`): each iteration parks and wakes each side once.
+fn roundtrip(c: &mut Criterion, name: &str, cap: usize, timeout: Option<Duration>) {
     let rt = one_worker();
-    c.bench_function("park_wake/unbuffered_roundtrip", |b| {
+    let recv = move |rx: &goro::Receiver<u64>| match timeout {
+        Some(t) => rx.recv_timeout(t).ok(),
+        None => rx.recv(),
+    };
+    c.bench_function(name, |b| {
         b.iter_custom(|iters| {
             rt.run(move || {
-                let (ping, pong) = (goro::chan::<u64>(0), goro::chan::<u64>(0));
+                let (ping, pong) = (goro::chan::<u64>(cap), goro::chan::<u64>(cap));
                 let (rx, tx) = (ping.receiver(), pong.sender());
                 let echo = goro::go(move || {
-                    for v in &rx {
+                    while let Some(v) = recv(&rx) {
                         tx.send(v).expect("main stopped receiving");
                     }
                 });
+                let (rx, tx) = (pong.receiver(), ping.sender());
                 let t = Instant::now();
                 for i in 0..iters {
-                    ping.send(i).expect("echo goroutine gone");
-                    pong.recv().expect("echo goroutine gone");
+                    tx.send(i).expect("echo goroutine gone");
+                    recv(&rx).expect("echo goroutine gone");
                 }
                 let elapsed = t.elapsed();
                 ping.close();
@@ -68,34 +74,21 @@ fn park_wake(c: &mut Criterion) {
     });
 }
 
-/// A ping-pong on one worker over two one-slot channels, received with `recv_timeout`: each
-/// iteration parks each side once with a deadline a minute away, which its partner's send
-/// beats (so every deadline set ends up a stale timer for the worker to prune).
+/// An unbuffered ping-pong on one worker.
+fn park_wake(c: &mut Criterion) {
+    roundtrip(c, "park_wake/unbuffered_roundtrip", 0, None);
+}
+
+/// The same over one-slot channels with `recv_timeout`: every receive parks with a deadline
+/// a minute away, which its partner's send beats (so every deadline set ends up a stale
+/// timer for the worker to prune).
 fn timed_park_wake(c: &mut Criterion) {
-    let rt = one_worker();
-    let minute = Duration::from_secs(60);
-    c.bench_function("timers/recv_timeout_roundtrip", |b| {
-        b.iter_custom(|iters| {
-            rt.run(move || {
-                let (ping, pong) = (goro::chan::<u64>(1), goro::chan::<u64>(1));
-                let (rx, tx) = (ping.receiver(), pong.sender());
-                let echo = goro::go(move || {
-                    while let Ok(v) = rx.recv_timeout(minute) {
-                        tx.send(v).expect("main stopped receiving");
-                    }
-                });
-                let t = Instant::now();
-                for i in 0..iters {
-                    ping.send(i).expect("echo goroutine gone");
-                    pong.recv_timeout(minute).expect("echo goroutine gone");
-                }
-                let elapsed = t.elapsed();
-                ping.close();
-                echo.join().expect("echo goroutine panicked");
-                elapsed
-            })
-        })
-    });
+    roundtrip(
+        c,
+        "timers/recv_timeout_roundtrip",
+        1,
+        Some(Duration::from_secs(60)),
+    );
 }
 
 /// A select between a channel holding a value and a fresh `time::after(1 s)`: Go's timeout

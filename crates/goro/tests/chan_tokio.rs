@@ -4,7 +4,9 @@
 
 mod support;
 
-use goro::{chan, go};
+use std::future::Future;
+
+use goro::{chan, go, Receiver};
 use support::watchdog;
 
 const PER_SENDER: usize = 5_000;
@@ -32,38 +34,48 @@ fn assert_each_once(mut got: Vec<usize>) {
     );
 }
 
+/// Goroutines send every value on a channel of capacity `cap`; `RECEIVERS` tokio tasks run
+/// `receive` on it until it closes. Returns every value the tasks got, and the sum of the
+/// counts they return beside them.
+fn goroutines_to_tasks<F, Fut>(cap: usize, receive: F) -> (Vec<usize>, usize)
+where
+    F: Fn(Receiver<usize>) -> Fut,
+    Fut: Future<Output = (Vec<usize>, usize)> + Send + 'static,
+{
+    let ch = chan::<usize>(cap);
+    let senders: Vec<_> = (0..SENDERS)
+        .map(|s| {
+            let tx = ch.sender();
+            go(move || values_of(s).for_each(|v| tx.send(v).unwrap()))
+        })
+        .collect();
+    let rt = tokio_runtime();
+    let tasks: Vec<_> = (0..RECEIVERS)
+        .map(|_| rt.spawn(receive(ch.receiver())))
+        .collect();
+    drop(ch);
+    senders.into_iter().for_each(|h| h.join().unwrap());
+    rt.block_on(async {
+        let (mut all, mut count) = (Vec::new(), 0);
+        for t in tasks {
+            let (got, n) = t.await.unwrap();
+            all.extend(got);
+            count += n;
+        }
+        (all, count)
+    })
+}
+
 #[test]
 fn goroutines_send_to_tokio_tasks() {
     watchdog(120, || {
         for cap in [0, 16] {
-            let ch = chan::<usize>(cap);
-            let senders: Vec<_> = (0..SENDERS)
-                .map(|s| {
-                    let tx = ch.sender();
-                    go(move || values_of(s).for_each(|v| tx.send(v).unwrap()))
-                })
-                .collect();
-            let rt = tokio_runtime();
-            let tasks: Vec<_> = (0..RECEIVERS)
-                .map(|_| {
-                    let rx = ch.receiver();
-                    rt.spawn(async move {
-                        let mut got = Vec::new();
-                        while let Some(v) = rx.recv_async().await {
-                            got.push(v);
-                        }
-                        got
-                    })
-                })
-                .collect();
-            drop(ch);
-            senders.into_iter().for_each(|h| h.join().unwrap());
-            let got = rt.block_on(async {
-                let mut all = Vec::new();
-                for t in tasks {
-                    all.extend(t.await.unwrap());
+            let (got, _) = goroutines_to_tasks(cap, |rx| async move {
+                let mut got = Vec::new();
+                while let Some(v) = rx.recv_async().await {
+                    got.push(v);
                 }
-                all
+                (got, 0)
             });
             assert_each_once(got);
         }
@@ -111,44 +123,20 @@ fn tokio_tasks_send_to_goroutines() {
 fn futures_dropped_by_select_lose_nothing() {
     watchdog(120, || {
         for cap in [0, 16] {
-            let ch = chan::<usize>(cap);
-            let senders: Vec<_> = (0..SENDERS)
-                .map(|s| {
-                    let tx = ch.sender();
-                    go(move || values_of(s).for_each(|v| tx.send(v).unwrap()))
-                })
-                .collect();
-            let rt = tokio_runtime();
-            let tasks: Vec<_> = (0..RECEIVERS)
-                .map(|_| {
-                    let rx = ch.receiver();
-                    rt.spawn(async move {
-                        let (mut got, mut dropped) = (Vec::new(), 0usize);
-                        loop {
-                            // `yield_now` is ready on its second poll, so a receive that
-                            // is still waiting by then is dropped and made afresh.
-                            tokio::select! {
-                                v = rx.recv_async() => match v {
-                                    Some(v) => got.push(v),
-                                    None => break,
-                                },
-                                _ = tokio::task::yield_now() => dropped += 1,
-                            }
-                        }
-                        (got, dropped)
-                    })
-                })
-                .collect();
-            drop(ch);
-            senders.into_iter().for_each(|h| h.join().unwrap());
-            let (got, dropped) = rt.block_on(async {
-                let (mut all, mut dropped) = (Vec::new(), 0);
-                for t in tasks {
-                    let (got, d) = t.await.unwrap();
-                    all.extend(got);
-                    dropped += d;
+            let (got, dropped) = goroutines_to_tasks(cap, |rx| async move {
+                let (mut got, mut dropped) = (Vec::new(), 0);
+                loop {
+                    // `yield_now` is ready on its second poll, so a receive that is still
+                    // waiting by then is dropped and made afresh.
+                    tokio::select! {
+                        v = rx.recv_async() => match v {
+                            Some(v) => got.push(v),
+                            None => break,
+                        },
+                        _ = tokio::task::yield_now() => dropped += 1,
+                    }
                 }
-                (all, dropped)
+                (got, dropped)
             });
             assert_each_once(got);
             assert!(
